@@ -1,0 +1,30 @@
+# Two commands do everything on a fresh Debian machine: `make demo` and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+LEARN  := $(VENV)/bin/learn
+DEMO   := sample-logs/auditd/ls-la.audit.log
+
+.PHONY: setup demo test lint bench clean
+setup: $(VENV)/.installed
+
+# python3-audit is built for Debian's Python, so the venv is made from /usr/bin/python3
+# and sees the system site-packages (auparse) beside what pip installs.
+$(VENV)/.installed: pyproject.toml scripts/system-deps
+	scripts/system-deps
+	/usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(LEARN) suggest $(DEMO)
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/parse
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,67 @@
+"""Events -> per-arch syscall usage. The only module that uses pandas.
+
+Events are counted as they stream past into a dict keyed by (arch, nr, syscall, action,
+exe): its size is bounded by the distinct calls and programs, not by the log's length.
+pandas then does the grouping the summary and the profile need.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+import pandas as pd
+
+from learn.model import Item, SeccompEvent
+
+KEY = ["arch", "nr", "syscall", "action", "exe"]
+
+
+class Aggregator:
+    """Counts the events that pass through; hands everything else on untouched."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, int, str | None, str, str | None]] = Counter()
+        self.events = 0
+
+    def __call__(self, items: Iterable[Item]) -> Iterator[Item]:
+        counts = self._counts
+        for item in items:
+            if isinstance(item, SeccompEvent):
+                counts[(item.arch, item.nr, item.syscall, item.action.value, item.exe)] += 1
+                self.events += 1
+            else:
+                yield item
+
+    def frame(self) -> pd.DataFrame:
+        """One row per (arch, nr, syscall, action, exe) with its count, sorted."""
+        rows = [(*key, n) for key, n in self._counts.items()]
+        df = pd.DataFrame(rows, columns=[*KEY, "count"])
+        return df.sort_values(["arch", "nr", "action", "exe"], na_position="first", ignore_index=True)
+
+
+def usage_by_syscall(df: pd.DataFrame) -> pd.DataFrame:
+    """Per arch and syscall: total count and the executables that made it (sorted, unique)."""
+    if df.empty:
+        return pd.DataFrame(columns=["arch", "nr", "syscall", "count", "exes"])
+    grouped = df.assign(exe=df["exe"].fillna("?")).groupby(["arch", "nr"], sort=True, dropna=False)
+    out = grouped.agg(
+        syscall=("syscall", "first"),
+        count=("count", "sum"),
+        exes=("exe", lambda s: tuple(sorted(set(s)))),
+    ).reset_index()
+    return out.sort_values(["arch", "count", "nr"], ascending=[True, False, True], ignore_index=True)
+
+
+def allowed_by_arch(df: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """arch -> sorted syscall names seen there (numbers libseccomp cannot name are left out)."""
+    named = df.dropna(subset=["syscall"])
+    return {
+        str(arch): tuple(sorted(set(group["syscall"]))) for arch, group in named.groupby("arch", sort=True)
+    }
+
+
+def unnamed(df: pd.DataFrame) -> list[tuple[str, int, int]]:
+    """(arch, nr, count) of syscall numbers libseccomp has no name for."""
+    rows = df[df["syscall"].isna()].groupby(["arch", "nr"], sort=True)["count"].sum().reset_index()
+    return [(str(a), int(n), int(c)) for a, n, c in rows.itertuples(index=False)]

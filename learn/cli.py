@@ -1,0 +1,200 @@
+"""The `learn` command line: the only module that knows typer.
+
+Exit codes: 0 success; 1 no seccomp records found; 2 bad usage or unreadable input;
+4 the logs say records were lost (the profile is still written; --allow-loss gives 0).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, BinaryIO, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from learn import __version__
+from learn.atomic import write_atomically
+from learn.errors import LearnError
+from learn.formats import OutputFormat, render
+from learn.model import Action, Problem
+from learn.pipeline import build_profile, learn_from_logs, stream_events
+from learn.select import DEFAULT_ACTIONS, Selection
+from learn.sources import Wrap
+from learn.summary import print_summary
+from parsers import InputFormat
+
+EXIT_OK, EXIT_NO_RECORDS, EXIT_USAGE, EXIT_LOST = 0, 1, 2, 4
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 1 no seccomp records found; 2 bad usage or unreadable input; "
+    "4 the logs say records were lost (profile written, marked incomplete; --allow-loss gives 0)."
+)
+PROGRESS_MIN_BYTES = 8 << 20
+NO_RECORDS_HINT = (
+    "is auditd running (auditctl -s), or did the records go to the kernel log (dmesg)? "
+    "Is `log` in /proc/sys/kernel/seccomp/actions_logged? Records of other actions need --action."
+)
+
+app = typer.Typer(
+    help="Learn the smallest seccomp profile a program needs from the kernel's SECCOMP records. "
+    + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+Logs = Annotated[
+    list[str], typer.Argument(help="Log files, directories of rotated logs, .gz, or - for stdin.")
+]
+InputFmt = Annotated[
+    InputFormat, typer.Option("--input-format", help="Force the input form instead of detecting it per line.")
+]
+
+
+class _Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _fail(message: str, hint: str = "", code: int = EXIT_USAGE) -> NoReturn:
+    err.print(f"learn: error: {message}" + (f" (hint: {hint})" if hint else ""), markup=False)
+    raise _Exit(code)
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Wrap | None]:
+    """A progress bar over bytes read, on large inputs, when stderr is a terminal."""
+    if not err.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+        console=err, transient=True,
+    ) as progress:  # fmt: skip
+
+        def wrap(raw: BinaryIO, size: int, path: str) -> BinaryIO:
+            if size < PROGRESS_MIN_BYTES:
+                return raw
+            return progress.wrap_file(raw, total=size, description=os.path.basename(path))
+
+        yield wrap
+
+
+def _parse_time(value: str | None, option: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        _fail(f"{option} {value!r} is neither epoch seconds nor an ISO 8601 time", "e.g. 2025-01-31T12:00")
+
+
+def _parse_actions(values: list[str] | None) -> frozenset[Action]:
+    if not values:
+        return DEFAULT_ACTIONS
+    actions: set[Action] = set()
+    for value in (v.strip().lower() for vs in values for v in vs.split(",")):
+        if value == "all":
+            return frozenset(Action)
+        if value == "kill":
+            actions |= {Action.KILL_THREAD, Action.KILL_PROCESS}
+            continue
+        try:
+            actions.add(Action(value))
+        except ValueError:
+            names = ", ".join(a.value for a in Action)
+            _fail(f"--action {value!r} is no seccomp action", f"one of {names}, kill, all")
+    return frozenset(actions)
+
+
+@app.command()
+def events(logs: Logs, input_format: InputFmt = InputFormat.AUTO) -> None:
+    """Print every decoded SECCOMP event as one JSON object a line; problems go to stderr."""
+
+    def report(problem: Problem) -> None:
+        err.print(str(problem), markup=False)
+
+    out = sys.stdout
+    with _progress() as wrap:
+        for event in stream_events(logs, input_format, report, wrap):
+            out.write(json.dumps(event.to_json_dict()) + "\n")
+
+
+@app.command()
+def suggest(
+    logs: Logs,
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")
+    ] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Profile format.")] = OutputFormat.OCI,
+    input_format: InputFmt = InputFormat.AUTO,
+    exe: Annotated[list[str] | None, typer.Option(help="Only records of this executable path.")] = None,
+    comm: Annotated[list[str] | None, typer.Option(help="Only records of this command name.")] = None,
+    pid: Annotated[list[int] | None, typer.Option(help="Only records of this pid.")] = None,
+    uid: Annotated[list[int] | None, typer.Option(help="Only records of this uid.")] = None,
+    snap: Annotated[
+        str | None, typer.Option(help="Only the records of snap NAME (label snap.NAME.*).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only records at or after this time (ISO 8601 or epoch).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Only records at or before this time.")] = None,
+    action: Annotated[
+        list[str] | None,
+        typer.Option(help="Actions whose records count: log (default), errno, kill_thread, ..., all."),
+    ] = None,
+    allow_loss: Annotated[bool, typer.Option(help="Exit 0 even if the logs say records were lost.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")] = False,
+) -> None:
+    """Build a minimal enforce-mode profile from existing logs; a summary goes to stderr."""
+    selection = Selection(
+        exes=frozenset(exe or ()), comms=frozenset(comm or ()), pids=frozenset(pid or ()),
+        uids=frozenset(uid or ()), snap=snap, since=_parse_time(since, "--since"),
+        until=_parse_time(until, "--until"), actions=_parse_actions(action),
+    )  # fmt: skip
+    with _progress() as wrap:
+        findings = learn_from_logs(logs, selection, input_format, wrap)
+    if findings.selected == 0:
+        if not quiet:
+            print_summary(findings, err, None)
+        _fail(f"no seccomp records found in {', '.join(findings.sources)}", NO_RECORDS_HINT, EXIT_NO_RECORDS)
+    text = render(build_profile(findings), fmt)
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomically(output, text)
+    if not quiet:
+        print_summary(findings, err, output or "stdout")
+    if findings.loss_reported and not allow_loss:
+        raise _Exit(EXIT_LOST)
+
+
+@app.command()
+def version() -> None:
+    """Print learn's version."""
+    print(__version__)
+
+
+def main() -> None:
+    try:
+        app()  # click's standalone mode turns usage errors into one message and exit 2
+    except _Exit as stop:
+        sys.exit(stop.code)
+    except LearnError as error:
+        err.print(f"learn: error: {error}" + (f" (hint: {error.hint})" if error.hint else ""), markup=False)
+        sys.exit(error.exit_code)
+    except BrokenPipeError:
+        # `learn events | head`: the reader left; say nothing, as cat would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)

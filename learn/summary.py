@@ -1,0 +1,64 @@
+"""The readable report `learn suggest` prints on stderr."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from learn.aggregate import unnamed, usage_by_syscall
+from learn.pipeline import Findings
+
+SHOWN_PROBLEMS = 20
+SHOWN_EXES = 3
+
+
+def print_summary(findings: Findings, console: Console, destination: str | None) -> None:
+    sources = ", ".join(findings.sources)
+    console.print(
+        f"learn: {findings.selected} of {findings.events} records selected from {sources}"
+        f" ({findings.duplicates} duplicates removed)"
+    )
+    per_syscall = usage_by_syscall(findings.usage)
+    for arch, rows in per_syscall.groupby("arch", sort=True):
+        table = Table(title=f"{arch}: {len(rows)} syscalls", title_justify="left", box=None, pad_edge=False)
+        table.add_column("syscall")
+        table.add_column("nr", justify="right")
+        table.add_column("count", justify="right")
+        table.add_column("executables", overflow="fold")
+        for row in rows.itertuples():
+            exes = [str(e) for e in row.exes]  # type: ignore[union-attr]
+            shown = ", ".join(exes[:SHOWN_EXES]) + (
+                f" (+{len(exes) - SHOWN_EXES})" if len(exes) > SHOWN_EXES else ""
+            )
+            name = row.syscall if isinstance(row.syscall, str) else "(no name)"
+            table.add_row(name, str(row.nr), str(row.count), shown)
+        console.print(table)
+    for arch, nr, count in unnamed(findings.usage):
+        console.print(
+            f"[yellow]warning:[/] {arch} syscall {nr} ({count} records) has no name in libseccomp; "
+            "not in the profile"
+        )
+    _print_problems(findings, console)
+    if findings.not_selected_actions:
+        left = ", ".join(f"{n} {a.value}" for a, n in sorted(findings.not_selected_actions.items()))
+        console.print(f"not selected by --action: {left} records (--action all includes them)")
+    if destination is not None:
+        console.print(f"profile written to {destination}")
+
+
+def _print_problems(findings: Findings, console: Console) -> None:
+    if not findings.problem_counts:
+        return
+    kinds = ", ".join(f"{k.value}: {n}" for k, n in sorted(findings.problem_counts.items()))
+    console.print(f"[yellow]problems:[/] {kinds}", highlight=False)
+    for problem in findings.problems[:SHOWN_PROBLEMS]:
+        console.print(f"  {problem}", highlight=False, markup=False)
+    hidden = sum(findings.problem_counts.values()) - min(len(findings.problems), SHOWN_PROBLEMS)
+    if hidden > 0:
+        console.print(f"  ... and {hidden} more (learn events shows them all)")
+    if findings.loss_reported:
+        amount = f"at least {findings.lost}" if findings.lost else "an unknown number of"
+        console.print(
+            f"[red]records lost:[/] the logs say {amount} records were dropped; the profile is "
+            "INCOMPLETE and may break the program (run auditd, or use learn run, to lose none)"
+        )

@@ -1,0 +1,65 @@
+"""Log lines in, SeccompEvents and Problems out: pure functions, no I/O, no exits.
+
+Each line is framed by the first form that claims it (auditd, kernel log, journald JSON),
+then its record body is decoded by the record's own arch with libseccomp's names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from enum import Enum, StrEnum
+
+from learn.model import Item, Problem, ProblemKind
+from parsers.auditd import AUDITD_LINE, frame_auditd
+from parsers.framing import Framed, Lost, Refused
+from parsers.kernel import frame_journal_json, frame_kernel_log
+from parsers.record import decode_record
+
+__all__ = ["InputFormat", "frame_line", "parse"]
+
+# A line with none of these cannot hold a record or a loss notice; most lines stop here.
+_WORTH_A_LOOK = ("SECCOMP", "1326", "seccomp", "suppressed", "audit_lost", "exceeded", "hold queue")
+
+Frame = Framed | Refused | Lost | None
+
+
+class InputFormat(StrEnum):
+    AUTO = "auto"
+    AUDITD = "auditd"  # audit.log, ausearch --raw, ausearch -i
+    KERNEL = "kernel"  # dmesg, /dev/kmsg, syslog, journalctl short forms
+    JOURNAL_JSON = "journal-json"  # journalctl -o json
+
+
+def frame_line(line: str) -> Frame:
+    """Auto-detect the form of one line and frame it."""
+    if line.startswith("{"):
+        return frame_journal_json(line)
+    if line.startswith(("type=", "node=")) or AUDITD_LINE.match(line):
+        return frame_auditd(line)
+    return frame_kernel_log(line)
+
+
+_FRAMERS: dict[InputFormat, Callable[[str], Frame]] = {
+    InputFormat.AUTO: frame_line,
+    InputFormat.AUDITD: frame_auditd,
+    InputFormat.KERNEL: frame_kernel_log,
+    InputFormat.JOURNAL_JSON: frame_journal_json,
+}
+
+
+def parse(lines: Iterable[str], source: str, fmt: InputFormat = InputFormat.AUTO) -> Iterator[Item]:
+    """Every SECCOMP event and problem in lines, in order; line numbers are 1-based."""
+    framer = _FRAMERS[fmt]
+    for number, raw in enumerate(lines, 1):
+        if not any(mark in raw for mark in _WORTH_A_LOOK):
+            continue
+        framed = framer(raw.rstrip("\r\n"))
+        if framed is None:
+            continue
+        if isinstance(framed, Framed):
+            body, stamp, interpreted, legacy = framed
+            yield from decode_record(body, stamp, source, number, interpreted=interpreted, legacy=legacy)
+        elif isinstance(framed, Refused):
+            yield Problem(framed.kind, framed.why, source, number)
+        else:
+            yield Problem(ProblemKind.LOSS, framed.why, source, number, lost=framed.dropped)

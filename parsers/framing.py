@@ -1,0 +1,37 @@
+"""What every line form reduces to: where the record body is, and who wrote it."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from learn.model import ProblemKind
+
+# Substrings that mark a line as quoting a SECCOMP record, whoever wrote it.
+RECORD_MARKS = ("type=SECCOMP", "type=1326", "SECCOMP auid=", 'reason="seccomp"')
+
+
+class Framed(NamedTuple):
+    """A record found in a line: its body, its audit stamp, and how to read it."""
+
+    body: str
+    stamp: str | None  # inside of audit(...); None where the form has none (journald text)
+    interpreted: bool = False  # ausearch -i: names instead of numbers
+    legacy: bool = False  # pre-3.14 kernels: type=1701 ... reason="seccomp", maybe no arch=
+
+
+class Refused(NamedTuple):
+    """A line that looks like a record but must not be read as one: forged, quoted or damaged."""
+
+    kind: ProblemKind
+    why: str
+
+
+class Lost(NamedTuple):
+    """The log itself says records were dropped."""
+
+    dropped: int  # 0 when it does not say how many
+    why: str
+
+
+def quotes_record(text: str) -> bool:
+    return any(mark in text for mark in RECORD_MARKS)

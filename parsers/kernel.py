@@ -1,0 +1,141 @@
+"""Kernel-log forms: dmesg, /dev/kmsg, syslog files, journald text and JSON.
+
+Anyone can write a line that looks like an audit record into these logs (`logger`, a write
+to /dev/kmsg, a message that quotes one), and a forged record would widen the sandbox. So
+each form accepts a record only where the log itself says the kernel wrote it: kmsg and
+`dmesg -r` priorities with facility 0 (user writes to /dev/kmsg get facility LOG_USER), the
+`kernel:` syslog tag with no pid, journald's `audit[PID]:` and, in JSON, `_TRANSPORT`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from learn.model import ProblemKind
+from parsers.auditd import AUDITD_LINE, frame_auditd
+from parsers.framing import Framed, Lost, Refused, quotes_record
+
+# 5,1234,5678,-;message — /dev/kmsg: priority+facility, sequence, usec, flags
+_KMSG = re.compile(r"(\d+),\d+,\d+,[^;]*;")
+_PRIORITY = re.compile(r"<(\d+)>")
+_FACILITY = re.compile(r"(\w+) *:(\w+) *: ")  # dmesg -x
+# [ 123.456789]  [Mon Jul  6 15:37:40 2020]  [Jul 6 15:37]  [  +0.000123]  (dmesg, -T, -H)
+_BRACKET = re.compile(r"\[[^\]]*\] ?")
+_MONTH_DAY_TIME = r"[^\W\d_]{3,5}\.? +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?"
+_ISO_TIME = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+_MONOTONIC = r"\[ *\d+\.\d+\]"
+# syslog / journalctl short, short-iso, short-precise, short-monotonic: time [host] tag: msg
+_SYSLOG = re.compile(
+    rf"(?:{_MONTH_DAY_TIME}|{_ISO_TIME}|{_MONOTONIC}) (?:(\S+) )??([^\s:\[]+)(\[\d+\])?: ?(.*)", re.S
+)
+_JOURNAL_AUDIT = re.compile(r"audit\[\d+\]: (SECCOMP|ANOM_ABEND) (.*)", re.S)
+_KERNEL_AUDIT = re.compile(r"audit: (type=\w+ audit\(.*)", re.S)
+_SUPPRESSED = re.compile(r"(k?audit\w*): (\d+) callbacks suppressed")
+_AUDIT_LOST = re.compile(r"audit: audit_lost=(\d+)")
+_LOSS_WORDS = ("backlog limit exceeded", "rate limit exceeded", "kauditd hold queue overflow")
+
+
+def frame_kernel_message(msg: str) -> Framed | Refused | Lost | None:
+    """A message the kernel printed: `audit: type=1326 audit(...): ...` or a loss notice."""
+    m = _KERNEL_AUDIT.match(msg)
+    if m:
+        return frame_auditd(m.group(1))
+    if msg.startswith("type=") and AUDITD_LINE.match(msg):
+        return frame_auditd(msg)  # old kernels printed records without "audit: "
+    return _loss(msg)
+
+
+def _loss(msg: str) -> Lost | None:
+    m = _SUPPRESSED.search(msg)
+    if m:
+        return Lost(int(m.group(2)), f"{m.group(1)}: {m.group(2)} callbacks suppressed (printk rate limit)")
+    m = _AUDIT_LOST.search(msg)
+    if m:
+        return Lost(0, f"kernel audit_lost counter reached {m.group(1)}")
+    for words in _LOSS_WORDS:
+        if f"audit: {words}" in msg:
+            return Lost(0, f"audit: {words}")
+    return None
+
+
+def _from_kernel_facility(priority: int) -> bool:
+    return priority >> 3 == 0
+
+
+def frame_kernel_log(line: str) -> Framed | Refused | Lost | None:
+    """dmesg (plain, -r, -x, -T, -H), /dev/kmsg and syslog/journald short forms."""
+    rest = line
+    m = _KMSG.match(rest) or _PRIORITY.match(rest)
+    if m:
+        if not _from_kernel_facility(int(m.group(1))):
+            return _refuse(rest, "written to the kernel log by a user process (facility is not kern)")
+        rest = rest[m.end() :]
+    m = _FACILITY.match(rest)
+    if m:
+        if m.group(1) != "kern":
+            return _refuse(rest, f"written to the kernel log with facility {m.group(1)}")
+        rest = rest[m.end() :]
+    message = rest
+    if rest.startswith("["):
+        m = _BRACKET.match(rest)
+        message = rest[m.end() :] if m else rest
+    return frame_kernel_message(message) or _frame_syslog(rest)
+
+
+def _frame_syslog(line: str) -> Framed | Refused | Lost | None:
+    m = _JOURNAL_AUDIT.match(line)  # journald audit transport with its time cut off
+    if m is None:
+        m_sys = _SYSLOG.match(line)
+        if m_sys is None:
+            return _refuse(line, "not in a log form that shows the kernel wrote it")
+        _host, tag, pid, msg = m_sys.groups()
+        if tag == "kernel" and pid is None:
+            msg = _BRACKET.sub("", msg, count=1) if msg.startswith("[") else msg
+            return frame_kernel_message(msg) or _refuse(msg, "the kernel's message is no audit record")
+        if tag != "audit" or pid is None:
+            return _refuse(msg, f"logged by {tag}{pid or ''}, not by the kernel")
+        m = _JOURNAL_AUDIT.match(f"audit{pid}: {msg}")
+        if m is None:
+            return _refuse(msg, "journald audit message is no SECCOMP record")
+    rtype, body = m.groups()
+    if rtype == "ANOM_ABEND":
+        return Framed(body, None, legacy=True) if 'reason="seccomp"' in body else None
+    return Framed(body, None)
+
+
+def _refuse(text: str, why: str) -> Refused | None:
+    return Refused(ProblemKind.UNTRUSTED, why) if quotes_record(text) else None
+
+
+def frame_journal_json(line: str) -> Framed | Refused | Lost | None:
+    """`journalctl -o json`: journald's trusted `_TRANSPORT` field says who wrote the entry."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return Refused(ProblemKind.TRUNCATED, "journal JSON entry does not parse (cut short?)")
+    if not isinstance(entry, dict):
+        return None
+    msg = entry.get("MESSAGE")
+    if isinstance(msg, list):  # journald writes non-UTF-8 messages as byte arrays
+        msg = bytes(b for b in msg if isinstance(b, int) and 0 <= b < 256).decode("utf-8", "replace")
+    if not isinstance(msg, str):
+        return None
+    transport = entry.get("_TRANSPORT")
+    if transport == "kernel":
+        return frame_kernel_message(msg)
+    if transport == "audit":
+        return _frame_journal_audit(entry, msg)
+    return _refuse(msg, f"journal entry came through _TRANSPORT={transport}, not from the kernel")
+
+
+def _frame_journal_audit(entry: dict[str, object], msg: str) -> Framed | Refused | None:
+    if entry.get("_AUDIT_TYPE") not in ("1326", 1326) and not msg.startswith("SECCOMP "):
+        return None
+    body = msg.removeprefix("SECCOMP ")
+    stamp = None
+    audit_id, realtime = entry.get("_AUDIT_ID"), entry.get("_SOURCE_REALTIME_TIMESTAMP")
+    if isinstance(audit_id, str) and isinstance(realtime, str) and realtime.isdigit():
+        usec = int(realtime)
+        stamp = f"{usec // 1_000_000}.{usec // 1000 % 1000:03d}:{audit_id}"
+    return Framed(body, stamp)
