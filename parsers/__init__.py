@@ -7,7 +7,7 @@ then its record body is decoded by the record's own arch with libseccomp's names
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from enum import Enum, StrEnum
+from enum import StrEnum
 
 from learn.model import Item, Problem, ProblemKind
 from parsers.auditd import AUDITD_LINE, frame_auditd
@@ -51,7 +51,7 @@ def parse(lines: Iterable[str], source: str, fmt: InputFormat = InputFormat.AUTO
     """Every SECCOMP event and problem in lines, in order; line numbers are 1-based."""
     framer = _FRAMERS[fmt]
     for number, raw in enumerate(lines, 1):
-        if not any(mark in raw for mark in _WORTH_A_LOOK):
+        if not any(mark in raw for mark in _WORTH_A_LOOK) and not raw.startswith("{"):
             continue
         framed = framer(raw.rstrip("\r\n"))
         if framed is None:

@@ -76,7 +76,8 @@ def _int(fields: dict[str, str], key: str, *, required: bool = False, limit: int
     try:
         value = int(raw, 16) if raw.startswith("0x") or key == "arch" else int(raw)
     except ValueError:
-        raise BadRecord(ProblemKind.MALFORMED, f"{key}={raw} is not a number") from None
+        kind = ProblemKind.TRUNCATED if raw in ("0x", "-") else ProblemKind.MALFORMED
+        raise BadRecord(kind, f"{key}={raw} is not a number") from None
     if not 0 <= value <= limit and not (key == "syscall" and value == -1):
         raise BadRecord(ProblemKind.MALFORMED, f"{key}={raw} is out of range")
     return value

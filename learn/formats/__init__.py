@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import Enum, StrEnum
+from enum import StrEnum
 
 from learn.formats import oci, snapd
 from learn.profile import Profile
