@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from learn.model import Item, SeccompEvent
+
+if TYPE_CHECKING:  # pandas takes 0.4 s to import: only the commands that aggregate pay for it
+    import pandas as pd
 
 KEY = ["arch", "nr", "syscall", "action", "exe"]
 
@@ -35,6 +37,8 @@ class Aggregator:
 
     def frame(self) -> pd.DataFrame:
         """One row per (arch, nr, syscall, action, exe) with its count, sorted."""
+        import pandas as pd
+
         rows = [(*key, n) for key, n in self._counts.items()]
         df = pd.DataFrame(rows, columns=[*KEY, "count"])
         return df.sort_values(["arch", "nr", "action", "exe"], na_position="first", ignore_index=True)
@@ -42,6 +46,8 @@ class Aggregator:
 
 def usage_by_syscall(df: pd.DataFrame) -> pd.DataFrame:
     """Per arch and syscall: total count and the executables that made it (sorted, unique)."""
+    import pandas as pd
+
     if df.empty:
         return pd.DataFrame(columns=["arch", "nr", "syscall", "count", "exes"])
     grouped = df.assign(exe=df["exe"].fillna("?")).groupby(["arch", "nr"], sort=True, dropna=False)

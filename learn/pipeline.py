@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from learn import __version__
 from learn.aggregate import Aggregator, allowed_by_arch
@@ -17,6 +16,9 @@ from learn.select import Selection
 from learn.sources import Wrap, expand, read_lines
 from parsers import InputFormat, parse
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 KEPT_PROBLEMS = 1000  # enough to show; counts stay exact beyond it
 
 
@@ -25,7 +27,7 @@ class Findings:
     """Everything the summary reports, beside the usage table the profile is built from."""
 
     sources: list[str]
-    usage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    frame: pd.DataFrame | None = None  # set once the logs are read
     problems: list[Problem] = field(default_factory=list)
     problem_counts: Counter[ProblemKind] = field(default_factory=Counter)
     lost: int = 0  # records the logs say were dropped (at least; some notices give no number)
@@ -33,6 +35,12 @@ class Findings:
     events: int = 0  # distinct events decoded
     selected: int = 0
     not_selected_actions: Counter[Action] = field(default_factory=Counter)
+
+    @property
+    def usage(self) -> pd.DataFrame:
+        """One row per (arch, nr, syscall, action, exe) with its count."""
+        assert self.frame is not None, "usage is known once the logs are read"
+        return self.frame
 
     @property
     def loss_reported(self) -> bool:
@@ -85,7 +93,7 @@ def learn_from_logs(
         pass
     findings.duplicates = dedupe.duplicates
     findings.selected = aggregate.events
-    findings.usage = aggregate.frame()
+    findings.frame = aggregate.frame()
     return findings
 
 

@@ -31,3 +31,22 @@ def syscall_number(arch: str, name: str) -> int | None:
 
 def exists(name: str, arch: str) -> bool:
     return syscall_number(arch, name) is not None
+
+
+@lru_cache(maxsize=4096)
+def number_from_audit_name(machine: str, name: str) -> int | None:
+    """Number for a name as auparse printed it (`ausearch -i`), by libaudit's own table.
+
+    libaudit's names differ from libseccomp's for a few calls (x86_64 `pread` is pread64,
+    aarch64 `newfstat` is fstat, arm `llseek` is _llseek), so the name is turned back into
+    the number it came from, and libseccomp names that number.
+    """
+    try:
+        import audit  # python3-audit, beside auparse
+    except ImportError:
+        return None
+    mach = audit.audit_name_to_machine(machine)
+    if mach < 0:
+        return None
+    nr: int = audit.audit_name_to_syscall(name, mach)
+    return nr if nr >= 0 else None

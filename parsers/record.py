@@ -17,7 +17,7 @@ from learn.model import (
     ProblemKind,
     SeccompEvent,
 )
-from learn.syscalls import syscall_name, syscall_number
+from learn.syscalls import number_from_audit_name, syscall_name, syscall_number
 from parsers.fields import FAST_BODY, strip_enrichment, tokenize, untrusted_string
 
 U32 = 0xFFFFFFFF
@@ -146,6 +146,8 @@ def _decode_interpreted(fields: dict[str, str]) -> tuple[str, int, str | None, A
             )
     else:
         found = syscall_number(arch, name)
+        if found is None:
+            found = number_from_audit_name(fields["arch"], name)
         if found is None:
             raise BadRecord(ProblemKind.MALFORMED, f"syscall={name} is not a {arch} syscall")
         nr = found
