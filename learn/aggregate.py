@@ -8,10 +8,9 @@ pandas then does the grouping the summary and the profile need.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from learn.model import Item, SeccompEvent
+from learn.model import Action
 
 if TYPE_CHECKING:  # pandas takes 0.4 s to import: only the commands that aggregate pay for it
     import pandas as pd
@@ -26,14 +25,9 @@ class Aggregator:
         self._counts: Counter[tuple[str, int, str | None, str, str | None]] = Counter()
         self.events = 0
 
-    def __call__(self, items: Iterable[Item]) -> Iterator[Item]:
-        counts = self._counts
-        for item in items:
-            if isinstance(item, SeccompEvent):
-                counts[(item.arch, item.nr, item.syscall, item.action.value, item.exe)] += 1
-                self.events += 1
-            else:
-                yield item
+    def add(self, arch: str, nr: int, name: str | None, action: Action, exe: str | None, n: int = 1) -> None:
+        self._counts[(arch, nr, name, action.value, exe)] += n
+        self.events += n
 
     def frame(self) -> pd.DataFrame:
         """One row per (arch, nr, syscall, action, exe) with its count, sorted."""

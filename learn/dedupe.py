@@ -9,15 +9,21 @@ a loop that makes the same call again still counts every time.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
-from collections.abc import Hashable, Iterable, Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 
 from learn.model import Item, SeccompEvent
 
-# Memory stays bounded whatever the log's size: a million stamps (about 60 MB) reaches
-# across files (dmesg beside kern.log); copies in journald sit within a few lines.
+# Memory stays bounded whatever the log's size: a million stamps (about 60 MB) reach across
+# files (dmesg beside kern.log); the two journald copies of a record sit within a few lines.
 STAMP_WINDOW = 1 << 20
-PAIR_WINDOW = 4096
+PAIR_WINDOW = 256
+
+Body = tuple[object, ...]
+
+
+def _body(e: SeccompEvent) -> Body:
+    return (e.source, e.arch, e.nr, e.pid, e.ip, e.action, e.comm, e.exe)
 
 
 class Deduplicator:
@@ -26,35 +32,61 @@ class Deduplicator:
         self._stamps: set[int] = set()
         self._stamp_order: deque[int] = deque()
         self._stamp_window = stamp_window
-        # record text -> how many copies of one kind (True: stamped) are still unpaired
-        self._unpaired: OrderedDict[tuple[Hashable, bool], int] = OrderedDict()
+        self._recent_stamped: deque[Body] = deque(maxlen=pair_window)  # not yet paired
+        self._unpaired_unstamped: dict[Body, int] = {}
+        self._unstamped_order: deque[Body] = deque()
         self._pair_window = pair_window
 
     def __call__(self, items: Iterable[Item]) -> Iterator[Item]:
         for item in items:
-            if isinstance(item, SeccompEvent) and self._is_duplicate(item):
-                self.duplicates += 1
+            if isinstance(item, SeccompEvent) and self.is_duplicate(item):
                 continue
             yield item
 
-    def _is_duplicate(self, e: SeccompEvent) -> bool:
-        if e.serial is not None:
-            key = hash((e.serial, e.arch, e.nr, e.pid))
-            if key in self._stamps:
-                return True
-            self._stamps.add(key)
-            self._stamp_order.append(key)
-            if len(self._stamp_order) > self._stamp_window:
-                self._stamps.discard(self._stamp_order.popleft())
-        body = (e.source, e.arch, e.nr, e.pid, e.ip, e.action, e.comm, e.exe)
-        stamped = e.serial is not None
-        other = (body, not stamped)
-        if self._unpaired.get(other):
-            self._unpaired[other] -= 1
+    def is_duplicate(self, e: SeccompEvent) -> bool:
+        duplicate = self._stamped_duplicate(e) if e.serial is not None else self._unstamped_duplicate(e)
+        self.duplicates += duplicate
+        return duplicate
+
+    def _stamped_duplicate(self, e: SeccompEvent) -> bool:
+        key = hash((e.serial, str(e.nr)))  # the form parsers.bulk hashes, so the two paths agree
+        if key in self._stamps:
             return True
-        mine = (body, stamped)
-        self._unpaired[mine] = self._unpaired.get(mine, 0) + 1
-        self._unpaired.move_to_end(mine)
-        if len(self._unpaired) > self._pair_window:
-            self._unpaired.popitem(last=False)
+        self._stamps.add(key)
+        self._stamp_order.append(key)
+        if len(self._stamp_order) > self._stamp_window:
+            self._stamps.discard(self._stamp_order.popleft())
+        body = _body(e)
+        if self._unpaired_unstamped and self._unpaired_unstamped.get(body):
+            self._unpaired_unstamped[body] -= 1
+            return True
+        self._recent_stamped.append(body)
+        return False
+
+    def accept_stamps(self, stamps: list[int]) -> bool:
+        """Take a block's stamps at once if none repeats; False leaves it to is_duplicate."""
+        fresh = set(stamps)
+        if len(fresh) != len(stamps) or not self._stamps.isdisjoint(fresh):
+            return False
+        self._stamps |= fresh
+        self._stamp_order.extend(stamps)
+        while len(self._stamp_order) > self._stamp_window:
+            self._stamps.discard(self._stamp_order.popleft())
+        return True
+
+    def _unstamped_duplicate(self, e: SeccompEvent) -> bool:
+        body = _body(e)
+        try:
+            self._recent_stamped.remove(body)
+            return True
+        except ValueError:
+            pass
+        self._unpaired_unstamped[body] = self._unpaired_unstamped.get(body, 0) + 1
+        self._unstamped_order.append(body)
+        if len(self._unstamped_order) > self._pair_window:
+            old = self._unstamped_order.popleft()
+            if self._unpaired_unstamped.get(old, 0) > 0:
+                self._unpaired_unstamped[old] -= 1
+            if not self._unpaired_unstamped.get(old):
+                self._unpaired_unstamped.pop(old, None)
         return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from learn.model import Action, SeccompEvent
@@ -36,6 +37,13 @@ class Selection:
         if self.since is not None and (e.timestamp is None or e.timestamp < self.since):
             return False
         return not (self.until is not None and (e.timestamp is None or e.timestamp > self.until))
+
+    def predicate(self) -> Callable[[SeccompEvent], bool]:
+        """matches, or a cheaper test when only --action narrows the selection."""
+        if self == Selection(actions=self.actions):
+            actions = self.actions
+            return lambda e: e.action in actions
+        return self.matches
 
     @property
     def needs_time(self) -> bool:

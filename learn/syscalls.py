@@ -29,8 +29,20 @@ def syscall_number(arch: str, name: str) -> int | None:
     return nr if nr >= 0 else None
 
 
+# libseccomp's pseudo numbers: -1 is "no such name"; -101..-120 and -201..-224 are the socket
+# and SysV IPC calls on arches that reach them both directly and through socketcall(2)/ipc(2)
+# (x86, s390, ppc, mips), for which rules do get generated; from -10001 down, calls an arch lacks.
+_PNR_MULTIPLEXED_FLOOR = -10000
+
+
+@lru_cache(maxsize=8192)
 def exists(name: str, arch: str) -> bool:
-    return syscall_number(arch, name) is not None
+    """Whether a rule for name on arch means something (x86's socket(2) included)."""
+    audit_arch = AUDIT_ARCH_BY_NAME.get(arch)
+    if audit_arch is None:
+        return False
+    nr: int = pyseccomp.resolve_syscall(audit_arch, name)
+    return nr >= 0 or _PNR_MULTIPLEXED_FLOOR < nr < -1
 
 
 @lru_cache(maxsize=4096)

@@ -6,19 +6,22 @@ then its record body is decoded by the record's own arch with libseccomp's names
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
 
 from learn.model import Item, Problem, ProblemKind
 from parsers.auditd import AUDITD_LINE, frame_auditd
+from parsers.fastpath import FastDecoder
 from parsers.framing import Framed, Lost, Refused
 from parsers.kernel import frame_journal_json, frame_kernel_log
 from parsers.record import decode_record
 
-__all__ = ["InputFormat", "frame_line", "parse"]
+__all__ = ["InputFormat", "frame_line", "parse", "split_lines"]
 
 # A line with none of these cannot hold a record or a loss notice; most lines stop here.
-_WORTH_A_LOOK = ("SECCOMP", "1326", "seccomp", "suppressed", "audit_lost", "exceeded", "hold queue")
+_WORTH_A_LOOK = re.compile("SECCOMP|1326|seccomp|suppressed|audit_lost|exceeded|hold queue|^{")
+_AUDITD_SECCOMP = "type=SECCOMP msg=audit("
 
 Frame = Framed | Refused | Lost | None
 
@@ -47,11 +50,20 @@ _FRAMERS: dict[InputFormat, Callable[[str], Frame]] = {
 }
 
 
-def parse(lines: Iterable[str], source: str, fmt: InputFormat = InputFormat.AUTO) -> Iterator[Item]:
+def parse(
+    lines: Iterable[str], source: str, fmt: InputFormat = InputFormat.AUTO, first_line: int = 1
+) -> Iterator[Item]:
     """Every SECCOMP event and problem in lines, in order; line numbers are 1-based."""
     framer = _FRAMERS[fmt]
-    for number, raw in enumerate(lines, 1):
-        if not any(mark in raw for mark in _WORTH_A_LOOK) and not raw.startswith("{"):
+    fast = FastDecoder()
+    look = _WORTH_A_LOOK.search
+    for number, raw in enumerate(lines, first_line):
+        if raw.startswith(_AUDITD_SECCOMP) and fmt in (InputFormat.AUTO, InputFormat.AUDITD):
+            event = fast(raw, source, number)
+            if event is not None:
+                yield event
+                continue
+        elif look(raw) is None:
             continue
         framed = framer(raw.rstrip("\r\n"))
         if framed is None:
@@ -63,3 +75,11 @@ def parse(lines: Iterable[str], source: str, fmt: InputFormat = InputFormat.AUTO
             yield Problem(framed.kind, framed.why, source, number)
         else:
             yield Problem(ProblemKind.LOSS, framed.why, source, number, lost=framed.dropped)
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their "\n". Not str.splitlines: it also splits at 0x1c-0x1e, and auditd's
+    ENRICHED format puts 0x1d inside every record."""
+    lines = text.split("\n")
+    last = lines.pop()
+    return [line + "\n" for line in lines] + ([last] if last else [])

@@ -122,6 +122,8 @@ def _decode_fields(
     else:
         native = native_arch()
         arch = (compat_arch(native) or native) if fields.get("compat") == "1" else native
+    if fields.get("code") and not fields["code"].startswith("0x"):  # the kernel writes %#x
+        raise BadRecord(ProblemKind.TRUNCATED, f"code={fields['code']} is cut short")
     code = _int(fields, "code", required=True)
     assert code is not None
     action, errno = decode_code(code)

@@ -10,7 +10,7 @@ from learn.formats import OutputFormat, render
 from learn.model import Action, SeccompEvent
 from learn.pipeline import build_profile, learn_from_logs
 from learn.select import Selection
-from parsers import InputFormat, parse
+from parsers import InputFormat, parse, split_lines
 from parsers.auparse_reader import available, seccomp_events
 from tests.conftest import CORPUS_LOGS, SAMPLE_LOGS
 
@@ -34,7 +34,7 @@ def test_fast_parser_agrees_with_auparse(log: Path) -> None:
     text = log.read_text()
     ours = [
         _key(e)
-        for e in parse(text.splitlines(True), str(log), InputFormat.AUDITD)
+        for e in parse(split_lines(text), str(log), InputFormat.AUDITD)
         if isinstance(e, SeccompEvent)
     ]
     theirs = [_key(e) for e in seccomp_events(text, str(log))]
@@ -54,3 +54,24 @@ def test_every_form_of_one_capture_gives_one_profile() -> None:
         assert findings.selected == 302 and not findings.problem_counts
         profiles.add(render(build_profile(findings), OutputFormat.OCI))
     assert len(profiles) == 1
+
+
+def test_fast_path_decodes_like_the_general_path() -> None:
+    """Every line the fast path takes, the general framing and decoding read the same way."""
+    from parsers.auditd import frame_auditd
+    from parsers.fastpath import FastDecoder
+    from parsers.framing import Framed
+    from parsers.record import decode_record
+
+    fast = FastDecoder()
+    taken = 0
+    for log in AUDITD_LOGS:
+        for number, line in enumerate(log.read_text().split("\n"), 1):
+            event = fast(line, "x", number)
+            if event is None:
+                continue
+            framed = frame_auditd(line)
+            assert isinstance(framed, Framed)
+            assert list(decode_record(framed.body, framed.stamp, "x", number)) == [event]
+            taken += 1
+    assert taken > 900

@@ -1,0 +1,236 @@
+"""Profile -> libseccomp filter (enforce, complain or learn), its BPF and PFC text, and load.
+
+libseccomp applies a rule to every arch of a filter, but a Profile allows names per arch:
+`read` seen only from x86 code must not be allowed to x86_64 code. So each arch gets a filter
+of its own and they are merged: seccomp_merge moves each arch's rule set over intact when the
+arch sets are disjoint (tests/kernel/test_filters.py checks this on the exported BPF and in
+the kernel).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import cast
+
+import pyseccomp
+
+from learn.arch import AUDIT_ARCH_BY_NAME, canonical_arch, host_abis
+from learn.errors import KernelError, ProfileError
+from learn.model import Action
+from learn.profile import EPERM, Profile
+from learn.syscalls import exists
+
+# Return values that need no data; ERRNO and TRACE carry the errno / tracer message.
+_SIMPLE_RET: dict[Action, int] = {
+    Action.KILL_PROCESS: pyseccomp.KILL_PROCESS,
+    Action.KILL_THREAD: pyseccomp.KILL_THREAD,
+    Action.TRAP: pyseccomp.TRAP,
+    Action.LOG: pyseccomp.LOG,
+}
+_MAX_ERRNO = 4095  # the kernel turns larger "errno" values into bogus pointers, not errors
+_OPTIMIZE_BINARY_TREE = 2
+MAX_PRIORITY = 255  # seccomp_syscall_priority takes a uint8
+
+
+class Mode(StrEnum):
+    ENFORCE = "enforce"  # the profile's default action (ERRNO(EPERM)) for everything else
+    COMPLAIN = "complain"  # allow the profile, LOG the rest: what it would deny (snapd devmode)
+    LEARN = "learn"  # LOG every call from every host ABI; the profile is ignored
+
+
+class UnknownSyscallError(ProfileError):
+    """Names libseccomp knows on no arch at all: a typo, or a syscall newer than libseccomp."""
+
+    hint = "check the spelling; `scmp_sys_resolver -a ARCH NAME` shows what libseccomp knows"
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = tuple(names)
+        super().__init__("libseccomp knows no syscall named " + ", ".join(self.names))
+
+
+@dataclass(frozen=True)
+class BuiltFilter:
+    filter: pyseccomp.SyscallFilter
+    arches: tuple[str, ...]  # exactly the arches in the filter, in merge order (= check order, but
+    # libseccomp checks x32 and x86_64 together: they share AUDIT_ARCH_X86_64)
+    default: int  # SECCOMP_RET_* for anything no rule allows, and for arches not in the filter
+    # arch -> names the profile allows there that the arch has no syscall for; left out. Normal
+    # for profiles written for several arches at once (OCI lists one name set for all).
+    skipped: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def default_ret(profile: Profile) -> int:
+    """The SECCOMP_RET_* value of the profile's default action, as an enforcing filter uses it."""
+    action = profile.default_action
+    if action in _SIMPLE_RET:
+        return _SIMPLE_RET[action]
+    errno = profile.default_errno or EPERM  # ERRNO(0) would make every denied call "succeed"
+    if not 0 < errno <= _MAX_ERRNO:
+        raise ProfileError(f"default errno {errno} is outside 1..{_MAX_ERRNO}")
+    if action is Action.ERRNO:
+        return cast(int, pyseccomp.ERRNO(errno))
+    if action is Action.TRACE:
+        return cast(int, pyseccomp.TRACE(errno))
+    # ALLOW would make the rules no-ops (libseccomp refuses them), USER_NOTIF needs a listener.
+    raise ProfileError(f"an enforcing filter cannot have default action {action.value}")
+
+
+def priority(count: int, most: int) -> int:
+    """0..255 on a log scale: syscall counts are heavy-tailed, and a linear scale would give
+    every call but the top few priority 0 (which libseccomp treats as no priority at all)."""
+    if count <= 0 or most <= 0:
+        return 0
+    return min(MAX_PRIORITY, round(MAX_PRIORITY * math.log1p(count) / math.log1p(most)))
+
+
+def build_filter(
+    profile: Profile,
+    *,
+    mode: Mode,
+    arches: Sequence[str] | None = None,
+    counts: Mapping[tuple[str, str], int] | None = None,
+    log_denials: bool = False,
+    optimize: bool = True,
+) -> BuiltFilter:
+    """A filter with exactly `arches` (default: the profile's; in LEARN mode the host's ABIs).
+
+    `counts` ((arch, name) -> calls seen) puts frequent calls first in libseccomp's linear chain
+    and orders the arches by total calls. `optimize` asks for a binary tree of syscall numbers
+    instead: every verdict in O(log n) steps, but libseccomp 2.5.4 then ignores priorities (the
+    BPF is byte-identical). The tree is the default because the kernel (>= 5.11) skips the filter
+    for calls it allows unconditionally on the native and compat ABI, so what runs the filter
+    is mostly denials, which a linear chain checks against every rule.
+    `log_denials` sets SECCOMP_FILTER_FLAG_LOG in ENFORCE mode, so denials reach the audit log;
+    the caller probes the kernel for it (learn.kernel.features).
+    """
+    if arches is None:
+        arches = host_abis() if mode is Mode.LEARN else profile.arches
+    targets = _arch_names(arches)
+    if counts:
+        totals = {a: sum(n for (arch, _), n in counts.items() if arch == a) for a in targets}
+        targets = tuple(sorted(targets, key=lambda a: -totals[a]))  # stable: ties keep order
+    default: int = default_ret(profile) if mode is Mode.ENFORCE else pyseccomp.LOG
+    allowed: Mapping[str, Sequence[str]] = {} if mode is Mode.LEARN else profile.allowed
+
+    wanted = {name for arch in targets for name in allowed.get(arch, ())}
+    unknown = sorted(n for n in wanted if not _known_anywhere(n))
+    if unknown:
+        raise UnknownSyscallError(unknown)
+
+    most = max(counts.values(), default=0) if counts else 0
+    merged: pyseccomp.SyscallFilter | None = None
+    skipped: dict[str, tuple[str, ...]] = {}
+    for arch in targets:
+        names = sorted(set(allowed.get(arch, ())))
+        missing = tuple(n for n in names if not _on_arch(arch, n))
+        if missing:
+            skipped[arch] = missing
+        prios = {n: priority(counts.get((arch, n), 0), most) for n in names} if counts else {}
+        part = _arch_filter(arch, default, [n for n in names if n not in missing], prios)
+        if merged is None:
+            merged = part
+        else:
+            _libseccomp(merged.merge, part, what=f"adding {arch} to the filter")
+    assert merged is not None  # _arch_names refuses an empty list
+
+    # Attributes belong to the whole filter; merge keeps the destination's, so set them last.
+    # A call from an arch outside the filter gets ACT_BADARCH, KILL by default: a 32-bit call
+    # under an x86_64 profile would kill the program where the profile means "deny".
+    _libseccomp(merged.set_attr, pyseccomp.Attr.ACT_BADARCH, default, what="setting the bad-arch action")
+    if optimize:
+        # libseccomp < 2.5 has no binary tree; the linear chain is just as correct, only longer.
+        with contextlib.suppress(OSError):
+            merged.set_attr(pyseccomp.Attr.CTL_OPTIMIZE, _OPTIMIZE_BINARY_TREE)
+    if log_denials and mode is Mode.ENFORCE:
+        try:
+            merged.set_attr(pyseccomp.Attr.CTL_LOG, 1)
+        except OSError as e:
+            raise KernelError(f"cannot log denials: SECCOMP_FILTER_FLAG_LOG: {e.strerror}") from e
+    return BuiltFilter(merged, targets, default, skipped)
+
+
+def _arch_names(arches: Sequence[str]) -> tuple[str, ...]:
+    names: list[str] = []
+    for given in arches:
+        arch = canonical_arch(given)
+        if arch is None:
+            raise ProfileError(f"libseccomp knows no architecture {given!r}")
+        if arch not in names:
+            names.append(arch)
+    if not names:
+        raise ProfileError("the profile names no architecture, so a filter would match no call")
+    return tuple(names)
+
+
+def _arch_filter(
+    arch: str, default: int, names: Sequence[str], prios: Mapping[str, int]
+) -> pyseccomp.SyscallFilter:
+    flt = pyseccomp.SyscallFilter(default)
+    token = AUDIT_ARCH_BY_NAME[arch]
+    if token != pyseccomp.system_arch():
+        # Native goes first: a big-endian arch cannot join a filter holding little-endian x86_64.
+        _libseccomp(flt.remove_arch, pyseccomp.Arch.NATIVE, what=f"building the {arch} filter")
+        _libseccomp(flt.add_arch, token, what=f"building the {arch} filter")
+    for name in names:
+        # libseccomp reads a rule's syscall as a native number and translates it by name to each
+        # arch in the filter, so a name the host lacks (x86 socketcall) still lands right.
+        _libseccomp(flt.add_rule, pyseccomp.ALLOW, name, what=f"allowing {name} on {arch}")
+        if prios.get(name):
+            _libseccomp(flt.syscall_priority, name, prios[name], what=f"prioritizing {name}")
+    return flt
+
+
+def _on_arch(arch: str, name: str) -> bool:
+    return exists(name, arch)
+
+
+def _known_anywhere(name: str) -> bool:
+    return any(_on_arch(arch, name) for arch in AUDIT_ARCH_BY_NAME)
+
+
+def _libseccomp(call: Callable[..., object], *args: object, what: str) -> None:
+    try:
+        call(*args)
+    except OSError as e:
+        # EDOM: arches of both byte orders; EINVAL: a rule libseccomp cannot express.
+        raise ProfileError(f"libseccomp refused {what}: {e.strerror}") from e
+
+
+def export_bpf(flt: pyseccomp.SyscallFilter) -> bytes:
+    """The filter as the kernel runs it: struct sock_filter[], native byte order."""
+    return _export(flt.export_bpf, "bpf")
+
+
+def export_pfc(flt: pyseccomp.SyscallFilter) -> str:
+    """libseccomp's pseudo filter code: the BPF's logic as readable if/else, with priorities."""
+    return _export(flt.export_pfc, "pfc").decode()
+
+
+def _export(export: Callable[[object], None], kind: str) -> bytes:
+    # libseccomp writes to a file descriptor. A memfd, not a temp file: no writable /tmp needed,
+    # and unlike a pipe it cannot fill up and block libseccomp's write.
+    with open(os.memfd_create(f"learn-{kind}", os.MFD_CLOEXEC), "w+b") as out:
+        try:
+            export(out)
+        except OSError as e:
+            raise ProfileError(f"libseccomp cannot export the filter as {kind}: {e.strerror}") from e
+        out.seek(0)
+        return out.read()
+
+
+def load(flt: pyseccomp.SyscallFilter, *, no_new_privs: bool = True) -> None:
+    """Install the filter on the calling thread, for good: it survives fork and execve.
+
+    With no_new_privs, libseccomp sets PR_SET_NO_NEW_PRIVS itself before loading; without
+    it the kernel wants CAP_SYS_ADMIN, and setuid programs keep their privileges.
+    """
+    try:
+        flt.set_attr(pyseccomp.Attr.CTL_NNP, int(no_new_privs))
+        flt.load()
+    except OSError as e:
+        raise KernelError(f"cannot load the seccomp filter: {e.strerror}") from e

@@ -1,0 +1,58 @@
+"""Counting a block of auditd text at once: the path for logs of millions of lines.
+
+Decoding each record into an event costs a loop iteration, a match and an object per line.
+Here one C-level `findall` over megabytes of text pulls (stamp, exe, arch, syscall, code) out
+of every SECCOMP line written exactly as auditd writes it, `Counter` tallies them, and only
+the distinct keys are decoded later. Lines of any other form go to the per-line parser. When
+this cannot vouch for a block (a SECCOMP line of unusual shape), it says so and the caller
+reads that block line by line, so the result is always what `parse` gives.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import NamedTuple
+
+PREFIX = "type=SECCOMP msg=audit("
+# A subset of what FAST_LINE accepts (subj= without spaces, or AppArmor's "label (mode)",
+# since a lazy match costs twice the time), led by "\n" so the engine scans for a literal
+# prefix (a (?m)^ anchor makes it try every character). Tests keep the two in step.
+BULK_LINE = re.compile(
+    r"\ntype=SECCOMP msg=audit\((\d+\.\d+:\d+)\): auid=\d{1,10} uid=\d{1,10} gid=\d+ ses=\d{1,10}"
+    r"(?: subj=[^ \n]+(?: \([a-z]+\))?)? pid=\d+ comm=(?:\"[^\"\n]*\"|[0-9A-F]+|\(null\)|\?)"
+    r" exe=(\"[^\"\n]*\"|[0-9A-F]+|\(null\)|\?) sig=\d+ arch=([0-9a-f]+) syscall=(-?\d+)"
+    r" compat=\d ip=0x[0-9a-f]+ code=0x([0-9a-f]+)(?=\n|\x1d| |[A-Z][A-Z_]*=)"
+)
+
+Key = tuple[str, str, str, str]  # raw exe, arch hex, syscall number, code hex
+
+
+class BlockCount(NamedTuple):
+    counts: Counter[Key]
+    stamps: list[int]  # hash((stamp, syscall)) per record, in order, for deduplication
+    others: list[tuple[int, str]]  # (0-based line in block, line) for the per-line parser
+    lines: int
+
+
+def count_block(block: str) -> BlockCount | None:
+    """Counts of the SECCOMP lines of block (whole lines), or None to read it line by line."""
+    matches = BULK_LINE.findall("\n" + block)
+    lines = block.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if len(matches) != block.count("\n" + PREFIX) + block.startswith(PREFIX):
+        return None
+    # `in` tests are C string searches; one regex alternation over each line measured 6x slower.
+    others = [
+        (i, line) for i, line in enumerate(lines) if not line.startswith(PREFIX) and _worth_a_look(line)
+    ]
+    counts: Counter[Key] = Counter(m[1:] for m in matches)
+    return BlockCount(counts, [hash((m[0], m[3])) for m in matches], others, len(lines))
+
+
+def _worth_a_look(line: str) -> bool:
+    return (
+        "SECCOMP" in line or "1326" in line or "seccomp" in line or "suppressed" in line
+        or "audit_lost" in line or "exceeded" in line or "hold queue" in line or line.startswith("{")
+    )  # fmt: skip

@@ -1,0 +1,91 @@
+"""The common case at full speed: a SECCOMP line exactly as auditd writes it.
+
+Most lines of a big audit.log are this one form, so it gets one anchored regex and a few
+dict look-ups; anything else, or anything odd about it, falls through to the general path,
+which decides the same things more slowly. The caches are bounded by what is distinct in a
+log (arches and syscalls, actions, program names), not by its length.
+"""
+
+from __future__ import annotations
+
+import re
+
+from learn.arch import arch_from_audit
+from learn.model import Action, SeccompEvent
+from learn.syscalls import syscall_name
+from parsers.fields import FAST_BODY, untrusted_string
+from parsers.record import BadRecord, decode_code
+
+FAST_LINE = re.compile(r"type=SECCOMP msg=audit\(((\d+)\.(\d+):\d+)\): " + FAST_BODY.pattern)
+_MAX_U32_DIGITS = 10
+_CACHE_LIMIT = 1 << 16
+
+
+class FastDecoder:
+    def __init__(self) -> None:
+        self._syscalls: dict[tuple[str, str], tuple[str, int, str | None] | None] = {}
+        self._codes: dict[str, tuple[Action, int | None] | None] = {}
+        self._strings: dict[str, str | None] = {}
+
+    def __call__(self, line: str, source: str, number: int) -> SeccompEvent | None:
+        """The event, or None when the general path must decide (also for every problem)."""
+        m = FAST_LINE.match(line)
+        if m is None:
+            return None
+        stamp, sec, ms, auid, uid, _gid, ses, subj, pid, comm, exe, arch_hex, nr_s, ip, code = m.groups()
+        if len(auid) > _MAX_U32_DIGITS or len(uid) > _MAX_U32_DIGITS or len(ses) > _MAX_U32_DIGITS:
+            return None
+        syscall = self._syscall(arch_hex, nr_s)
+        action = self._code(code)
+        if syscall is None or action is None:
+            return None
+        arch, nr, name = syscall
+        return SeccompEvent(
+            arch, nr, name, action[0], action[1], int(pid), self._string(comm), self._string(exe), stamp,
+            source, number, int(sec) + int(ms) / 1000, int(uid), int(auid), int(ses), subj, int(ip, 16),
+        )  # fmt: skip
+
+    def key(
+        self, exe: str, arch_hex: str, nr_s: str, code: str
+    ) -> tuple[str, int, str | None, Action, str | None] | None:
+        """Decoded (arch, nr, name, action, exe) for raw values; None if the record is odd."""
+        syscall, action = self._syscall(arch_hex, nr_s), self._code(code)
+        if syscall is None or action is None:
+            return None
+        return (*syscall, action[0], self._string(exe))
+
+    def _syscall(self, arch_hex: str, nr_s: str) -> tuple[str, int, str | None] | None:
+        key = (arch_hex, nr_s)
+        try:
+            return self._syscalls[key]
+        except KeyError:
+            pass
+        nr = int(nr_s)
+        arch = arch_from_audit(int(arch_hex, 16), nr)
+        found = (arch, nr, syscall_name(arch, nr)) if arch is not None else None
+        if len(self._syscalls) < _CACHE_LIMIT:
+            self._syscalls[key] = found
+        return found
+
+    def _code(self, code: str) -> tuple[Action, int | None] | None:
+        try:
+            return self._codes[code]
+        except KeyError:
+            pass
+        try:
+            found: tuple[Action, int | None] | None = decode_code(int(code, 16))
+        except BadRecord:
+            found = None
+        if len(self._codes) < _CACHE_LIMIT:
+            self._codes[code] = found
+        return found
+
+    def _string(self, raw: str) -> str | None:
+        try:
+            return self._strings[raw]
+        except KeyError:
+            pass
+        decoded = untrusted_string(raw)
+        if len(self._strings) < _CACHE_LIMIT:
+            self._strings[raw] = decoded
+        return decoded

@@ -1,0 +1,41 @@
+"""The bulk counting path finds exactly what the per-line reference path finds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from learn.model import Action
+from learn.pipeline import learn_from_logs
+from learn.select import Selection
+from parsers.bulk import BULK_LINE
+from parsers.fastpath import FAST_LINE
+from tests.conftest import CORPUS_LOGS, SAMPLE_LOGS
+
+LOGS = sorted(p for p in [*CORPUS_LOGS.rglob("*.log"), *SAMPLE_LOGS.rglob("*.log")] if p.is_file())
+SELECTIONS = [
+    Selection(),
+    Selection(actions=frozenset(Action)),
+    Selection(actions=frozenset(Action), exes=frozenset({"/usr/bin/ls"})),
+]
+
+
+def _summary(path: Path, selection: Selection, bulk_block: int | None) -> tuple[object, ...]:
+    f = learn_from_logs([str(path)], selection, bulk_block=bulk_block)
+    rows = sorted(map(tuple, f.usage.astype(str).itertuples(index=False)))
+    return (rows, sorted(map(str, f.problems)), f.events, f.selected, f.duplicates, dict(f.not_selected_actions))
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("block", [64, 4096])
+def test_bulk_path_equals_per_line_path(path: Path, block: int) -> None:
+    for selection in SELECTIONS:
+        assert _summary(path, selection, block) == _summary(path, selection, None)
+
+
+def test_bulk_accepts_only_what_the_fast_path_accepts() -> None:
+    for path in LOGS:
+        for line in path.read_text(errors="replace").split("\n"):
+            if BULK_LINE.match("\n" + line + "\n"):
+                assert FAST_LINE.match(line), line
