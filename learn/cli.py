@@ -117,7 +117,7 @@ def _parse_actions(values: list[str] | None) -> frozenset[Action]:
     return frozenset(actions)
 
 
-@app.command()
+@app.command(epilog="Exit codes: 0 success; 2 bad usage or unreadable input.")
 def events(logs: Logs, input_format: InputFmt = InputFormat.AUTO) -> None:
     """Print every decoded SECCOMP event as one JSON object a line; problems go to stderr."""
 
@@ -130,7 +130,7 @@ def events(logs: Logs, input_format: InputFmt = InputFormat.AUTO) -> None:
             out.write(json.dumps(event.to_json_dict()) + "\n")
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def suggest(
     logs: Logs,
     output: Annotated[
