@@ -24,9 +24,10 @@ from learn.errors import LearnError
 from learn.formats import OutputFormat, render
 from learn.model import Action, Problem
 from learn.pipeline import build_profile, learn_from_logs, stream_events
+from learn.profile import Profile
 from learn.select import DEFAULT_ACTIONS, Selection
 from learn.sources import Wrap
-from learn.summary import print_summary
+from learn.summary import print_run_summary, print_summary
 from parsers import InputFormat
 
 EXIT_OK, EXIT_NO_RECORDS, EXIT_USAGE, EXIT_LOST = 0, 1, 2, 4
@@ -52,6 +53,9 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 Logs = Annotated[
     list[str], typer.Argument(help="Log files, directories of rotated logs, .gz, or - for stdin.")
 ]
+Output = Annotated[str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")]
+Format = Annotated[OutputFormat, typer.Option("--format", "-f", help="Profile format.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")]
 InputFmt = Annotated[
     InputFormat, typer.Option("--input-format", help="Force the input form instead of detecting it per line.")
 ]
@@ -136,7 +140,7 @@ def suggest(
     output: Annotated[
         str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")
     ] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Profile format.")] = OutputFormat.OCI,
+    fmt: Format = OutputFormat.OCI,
     input_format: InputFmt = InputFormat.AUTO,
     exe: Annotated[list[str] | None, typer.Option(help="Only records of this executable path.")] = None,
     comm: Annotated[list[str] | None, typer.Option(help="Only records of this command name.")] = None,
@@ -154,7 +158,7 @@ def suggest(
         typer.Option(help="Actions whose records count: log (default), errno, kill_thread, ..., all."),
     ] = None,
     allow_loss: Annotated[bool, typer.Option(help="Exit 0 even if the logs say records were lost.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Build a minimal enforce-mode profile from existing logs; a summary goes to stderr."""
     selection = Selection(
@@ -178,6 +182,88 @@ def suggest(
         print_summary(findings, err, output or "stdout")
     if findings.loss_reported and not allow_loss:
         raise _Exit(EXIT_LOST)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog="Exit status: the target's (128+N if killed by signal N); else 4 if records were lost "
+    "(unless --allow-loss), 2 for bad usage, 1 if no records arrived.",
+)
+def run(
+    command: Annotated[list[str], typer.Argument(help="The program and its arguments, after --.")],
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")
+    ] = None,
+    fmt: Format = OutputFormat.OCI,
+    source: Annotated[
+        str | None, typer.Option(help="Record source: netlink, auditd or kmsg (default: the best available).")
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", help="Base profile: allowed without logging, kept in the result."),
+    ] = None,
+    user: Annotated[str | None, typer.Option(help="Run the target as this user.")] = None,
+    group: Annotated[str | None, typer.Option(help="Run the target with this group.")] = None,
+    save_log: Annotated[
+        str | None, typer.Option(help="Write the target's records here, in audit.log form.")
+    ] = None,
+    allow_loss: Annotated[
+        bool, typer.Option(help="Exit with the target's status even if records were lost.")
+    ] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run a program in complain mode (SECCOMP_RET_LOG) and learn its profile from the kernel's records."""
+    from learn.run import RunRequest, build_run_profile, learn_run
+    from learn.run import save_log as write_log
+
+    base = _read_profile(profile) if profile else None
+    result, findings = learn_run(RunRequest(command, source, base, user, group))
+    if save_log:
+        write_log(save_log, result)
+    if findings.selected == 0 and base is None:
+        _fail(f"no seccomp records of the target arrived from the {result.source} source", NO_RECORDS_HINT, 1)
+    text = render(build_run_profile(result, findings, base), fmt)
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomically(output, text)
+    if not quiet:
+        findings.sources = [f"a run of {command[0]} (audit session {result.session})"]
+        print_summary(findings, err, output or "stdout")
+        print_run_summary(result, findings.events, err)
+    if result.status != 0:
+        raise _Exit(result.status)
+    if result.lost and not allow_loss:
+        raise _Exit(EXIT_LOST)
+
+
+@app.command(name="merge")
+def merge_profiles(
+    profiles: Annotated[list[str], typer.Argument(help="Profiles to unite (OCI or snapd).")],
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")
+    ] = None,
+    fmt: Format = OutputFormat.OCI,
+) -> None:
+    """Unite profiles: every syscall any of them allows, on every arch any of them lists."""
+    from learn.profile import merge
+
+    text = render(merge(*(_read_profile(p) for p in profiles)), fmt)
+    if output is None or output == "-":
+        sys.stdout.write(text)
+    else:
+        write_atomically(output, text)
+
+
+def _read_profile(path: str) -> Profile:
+    from learn import formats
+
+    reader = getattr(formats, "read_profile", None)
+    if reader is None:  # pragma: no cover - until the readers land
+        _fail("reading profiles is not available yet")
+    profile: Profile = reader(path)
+    return profile
 
 
 @app.command()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 
 from learn.aggregate import unnamed, usage_by_syscall
 from learn.pipeline import Findings
+
+if TYPE_CHECKING:
+    from learn.supervise import Supervised
 
 SHOWN_PROBLEMS = 20
 SHOWN_EXES = 3
@@ -62,3 +67,18 @@ def _print_problems(findings: Findings, console: Console) -> None:
             f"[red]records lost:[/] the logs say {amount} records were dropped; the profile is "
             "INCOMPLETE and may break the program (run auditd, or use learn run, to lose none)"
         )
+
+
+def print_run_summary(result: Supervised, events: int, console: Console) -> None:
+    loss = result.loss
+    console.print(
+        f"source: {result.source}; {result.records} records collected, "
+        f"{events} from the target (audit session {result.session}); lost: {loss.lost}"
+    )
+    for reason in loss.reasons:
+        console.print(f"[red]lost:[/] {reason.message}", highlight=False)
+    for caveat in loss.caveats:
+        console.print(f"[yellow]note:[/] {caveat}", highlight=False)
+    if loss.lost:
+        console.print("[red]the profile is INCOMPLETE:[/] records were lost (--allow-loss to accept it)")
+    console.print(f"target exit status: {result.status}")

@@ -1,0 +1,384 @@
+"""Live audit record streams for `learn run`, each of which accounts for what it lost.
+
+A source starts before the target, stops after it, and hands back the SECCOMP records as
+lines in auditd's raw audit.log form (`type=SECCOMP msg=audit(...): ...`), the form the
+parsers already read. Only SECCOMP and ANOM_ABEND lines are kept: they are all the parsers
+decode, and every other record is seen only for loss accounting.
+
+Loss accounting rests on markers. At start and at stop the source has the kernel log a user
+record carrying a random token; the kernel gives it the next audit serial and queues it
+behind everything logged before it. Seeing the end marker therefore proves every earlier
+record has been delivered (a drain barrier, better than any fixed sleep), and every kernel
+serial between the two markers belongs to a record the source should have seen: the kernel
+takes a serial only when it starts a record, after its exclude filter, and a record either
+reaches the queue or is counted in the kernel's `lost` counter. Records of other processes
+take serials too, which is why a source keeps looking at every record, not only SECCOMP
+ones: a missing serial is a record lost, though maybe not one of the target's. Serials
+only prove loss where the source receives every record (multicast, auditd's log, or the
+kernel log while no auditd runs); each source says what else it watches.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import tempfile
+import threading
+import time
+from abc import ABC, abstractmethod
+from array import array
+from collections.abc import Iterator
+from enum import StrEnum
+from types import TracebackType
+from typing import IO, ClassVar, NamedTuple, Protocol, Self
+
+from learn.errors import KernelError
+from learn.kernel import features
+
+KEPT_TYPES = {1326: "SECCOMP", 1701: "ANOM_ABEND"}  # ANOM_ABEND: seccomp kills on pre-3.14 kernels
+STAMP = re.compile(r"audit\(\d+\.\d+:(\d+)\)")
+_TOKEN_BYTES = 8
+_MARKER_NUMBER = re.compile(r" (\d+)")
+
+
+class LossKind(StrEnum):
+    SERIAL_GAP = "serial-gap"  # serials between the markers that never arrived
+    KERNEL_LOST = "kernel-lost"  # the kernel's own lost counter grew during the run
+    SOCKET_OVERRUN = "socket-overrun"  # netlink receive buffer full: recv() said ENOBUFS
+    PRINTK_SUPPRESSED = "printk-suppressed"  # printk rate limit: "N callbacks suppressed"
+    KMSG_OVERWRITTEN = "kmsg-overwritten"  # kernel log ring wrapped under the reader: EPIPE
+    LOG_ROTATED_AWAY = "log-rotated-away"  # auditd rotated a log file away before it was read
+    LOG_TRUNCATED = "log-truncated"  # the audit log shrank under the reader
+    DAEMON_CHANGED = "daemon-changed"  # auditd started, stopped or restarted during the run
+    READER_FAILED = "reader-failed"  # the reader thread died
+
+
+class LossReason(NamedTuple):
+    kind: LossKind
+    lost: int  # records this evidence proves lost; 0 when it cannot say how many
+    message: str
+
+
+class LossReport(NamedTuple):
+    """What a source lost: lost is a lower bound, and is 0 only when nothing points to a loss."""
+
+    lost: int
+    reasons: tuple[LossReason, ...] = ()
+    caveats: tuple[str, ...] = ()  # what could not be checked, so "no loss" is weaker than it looks
+
+    @property
+    def lossless(self) -> bool:
+        return self.lost == 0
+
+    def kinds(self) -> set[LossKind]:
+        return {reason.kind for reason in self.reasons}
+
+
+class Source(Protocol):
+    name: str
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def lines(self) -> Iterator[str]: ...
+    @property
+    def loss(self) -> LossReport: ...
+
+
+class Record(NamedTuple):
+    """One record a source received, as its post-pass decodes it."""
+
+    serial: int | None  # kernel serial; None for records that have none (auditd's DAEMON_*)
+    text: str  # where the marker token is looked for
+    line: str | None  # the auditd-form line to keep, or None
+
+
+class SpoolingSource(ABC):
+    """A reader thread spools raw records to a temp file; stop() decodes them and counts losses.
+
+    The thread does as little as it can (read, write, look for the marker token), because
+    time it spends decoding is time the kernel's buffers fill up.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, *, settle: float = 0.2, barrier_timeout: float = 2.0) -> None:
+        self.settle = settle
+        self.barrier_timeout = barrier_timeout
+        self._token = f"learn-barrier-{secrets.token_hex(_TOKEN_BYTES)}"
+        self._token_bytes = self._token.encode()
+        self._markers: list[str] = []  # index = marker number, value = "start" / "end"
+        self._seen: set[int] = set()
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._spool: IO[bytes] | None = None
+        self._kept: IO[str] | None = None
+        self._thread: threading.Thread | None = None
+        self._failure: str | None = None
+        self._closed = False
+        self._lost_before: int | None = None
+        self._reasons: list[LossReason] = []
+        self._caveats: list[str] = []
+        self._report: LossReport | None = None
+
+    # -- what each source provides ------------------------------------------------------
+
+    @classmethod
+    @abstractmethod
+    def unavailable(cls) -> str | None:
+        """Why this source cannot run here, or None if it can."""
+
+    @abstractmethod
+    def _open(self) -> None:
+        """Open the kernel or file endpoint; called by start() before the thread runs."""
+
+    @abstractmethod
+    def _read_loop(self) -> None:
+        """Run on the thread until _stopping is set: _put() what arrives, _scan() it for markers."""
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+    @abstractmethod
+    def _records(self, spool: IO[bytes]) -> Iterator[Record]:
+        """Decode the spool after the thread has stopped."""
+
+    def _missed_barrier(self) -> bool:
+        """The end marker did not show up in time: wait some other way; True if it showed up after all."""
+        return False
+
+    # -- the common life cycle ------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise KernelError(f"{self.name} source started twice", "create a new source for each run")
+        self._lost_before = self._kernel_lost()
+        self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _account() or close()
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+        self._thread = threading.Thread(target=self._run, name=f"learn-{self.name}", daemon=True)
+        self._thread.start()
+        if not self._barrier("start"):
+            self._caveats.append("the start marker never arrived: losses at the very start cannot be counted")
+
+    def stop(self) -> None:
+        if self._thread is None or self._report is not None:
+            raise KernelError(f"{self.name} source stopped without running", "call start() first")
+        if not (self._barrier("end") or self._missed_barrier()):
+            self._wait_backlog_empty()
+        time.sleep(self.settle)  # records of other processes, serials taken just before the marker
+        self._halt()
+        self._report = self._account()
+
+    def close(self) -> None:
+        """Stop the thread if it runs and drop the spools; the report stays readable."""
+        self._halt()
+        for handle in (self._spool, self._kept):
+            if handle is not None:
+                handle.close()
+        self._spool = self._kept = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def lines(self) -> Iterator[str]:
+        if self._kept is None:
+            raise KernelError(f"{self.name} source read before stop()", "call stop() after the target exits")
+        self._kept.seek(0)
+        for line in self._kept:
+            yield line.rstrip("\n")
+
+    @property
+    def loss(self) -> LossReport:
+        if self._report is None:
+            raise KernelError(f"{self.name} source has no loss report before stop()", "call stop() first")
+        return self._report
+
+    # -- helpers for the sources -----------------------------------------------------------
+
+    def _put(self, data: bytes) -> None:
+        assert self._spool is not None
+        self._spool.write(data)
+
+    def _scan(self, data: bytes) -> None:
+        """Note every marker of ours in data; cheap enough to run on each received chunk."""
+        at = data.find(self._token_bytes)
+        while at >= 0:
+            start = at + len(self._token_bytes) + 1
+            end = start
+            while end < len(data) and 48 <= data[end] <= 57:
+                end += 1
+            if end > start:
+                with self._cond:
+                    self._seen.add(int(data[start:end]))
+                    self._cond.notify_all()
+            at = data.find(self._token_bytes, end)
+
+    def _reason(self, kind: LossKind, lost: int, message: str) -> None:
+        self._reasons.append(LossReason(kind, lost, message))
+
+    def _barrier(self, which: str) -> bool:
+        number = len(self._markers)
+        self._markers.append(which)
+        try:
+            features.send_audit_message(f"{self._token} {number}")
+        except KernelError as err:
+            self._caveats.append(f"cannot log a {which} marker: {err}")
+            return False
+        deadline = time.monotonic() + self.barrier_timeout
+        with self._cond:
+            while number not in self._seen and self._failure is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return number in self._seen
+
+    def _wait_backlog_empty(self) -> None:
+        """Without a marker: wait until the kernel queue is empty, then a moment for the last send."""
+        deadline = time.monotonic() + self.barrier_timeout
+        while time.monotonic() < deadline:
+            try:
+                if features.audit_status().backlog == 0:
+                    break
+            except KernelError:
+                break
+            time.sleep(0.05)
+        time.sleep(self.settle)
+
+    @staticmethod
+    def _kernel_lost() -> int | None:
+        try:
+            return features.audit_status().lost
+        except KernelError:
+            return None
+
+    def _run(self) -> None:
+        try:
+            self._read_loop()
+        except Exception as err:  # the report must say the reader died, not the thread print it
+            self._failure = f"{type(err).__name__}: {err}"
+            with self._cond:
+                self._cond.notify_all()
+
+    def _halt(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+            if not self._closed:
+                self._closed = True
+                self._close()
+
+    def _account(self) -> LossReport:
+        assert self._spool is not None
+        self._spool.flush()
+        self._spool.seek(0)
+        self._kept = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
+        serials = array("I")  # audit serials are 32-bit
+        marker_serials: dict[int, int] = {}
+        for record in self._records(self._spool):
+            if record.serial is not None:
+                serials.append(record.serial)
+                at = record.text.find(self._token)
+                if at >= 0 and (m := _MARKER_NUMBER.match(record.text, at + len(self._token))):
+                    marker_serials[int(m.group(1))] = record.serial
+            if record.line is not None:
+                self._kept.write(record.line + "\n")
+        self._kept.flush()
+        self._spool.close()
+        self._spool = None
+        self._count_gaps(serials, marker_serials)
+        self._count_kernel_lost()
+        if self._failure is not None:
+            self._reason(LossKind.READER_FAILED, 0, f"the {self.name} reader stopped: {self._failure}")
+        lost = max((r.lost for r in self._reasons), default=0)
+        if self._reasons:
+            lost = max(lost, 1)
+        return LossReport(lost, tuple(self._reasons), tuple(self._caveats))
+
+    def _count_gaps(self, serials: array[int], marker_serials: dict[int, int]) -> None:
+        ends = [n for n, which in enumerate(self._markers) if which == "end" and n in marker_serials]
+        if not ends:  # then no window exists whose every serial must have arrived
+            self._caveats.append(
+                "the end marker never arrived: waited a fixed time for late records "
+                "instead, and serial gaps were not counted"
+            )
+            return
+        hi = marker_serials[ends[-1]]
+        lo = marker_serials.get(0)
+        if lo is None:  # no start marker: count from the first record this source received
+            lo = serials[0] if serials else hi
+        if hi < lo:
+            self._caveats.append("audit serials wrapped around during the run: gaps were not counted")
+            return
+        span = hi - lo + 1
+        seen = bytearray((span + 7) // 8)  # one bit a serial: a busy host's run spans many millions
+        for serial in serials:
+            if lo <= serial <= hi:
+                offset = serial - lo
+                seen[offset >> 3] |= 1 << (offset & 7)
+        # markers of ours that were themselves dropped (kmsg, overruns) are nobody's records
+        unseen_markers = sum(1 for n in range(1, ends[-1]) if n not in marker_serials)
+        missing = span - int.from_bytes(seen, "little").bit_count() - unseen_markers
+        if missing > 0:
+            self._reason(
+                LossKind.SERIAL_GAP,
+                missing,
+                f"{missing} audit serials between the start and end markers never arrived "
+                "(records lost; some may be other processes')",
+            )
+
+    def _count_kernel_lost(self) -> None:
+        after = self._kernel_lost()
+        if self._lost_before is None or after is None:
+            self._caveats.append("cannot read the kernel's audit lost counter (needs CAP_AUDIT_CONTROL)")
+            return
+        delta = (after - self._lost_before) & 0xFFFFFFFF
+        if delta:
+            self._reason(
+                LossKind.KERNEL_LOST,
+                delta,
+                f"the kernel's audit lost counter grew by {delta} during the run "
+                "(backlog limit, rate limit or memory; any process's records)",
+            )
+
+
+SOURCE_NAMES = ("netlink", "auditd", "kmsg")
+
+
+def choose_source(preferred: str | None = None) -> SpoolingSource:
+    """The named source, or the best one this host allows: netlink, else auditd's log, else kmsg."""
+    # Imported here because each of them imports this package for SpoolingSource.
+    from learn.kernel.sources.auditd import AuditdSource
+    from learn.kernel.sources.kmsg import KmsgSource
+    from learn.kernel.sources.netlink import NetlinkSource
+
+    classes: dict[str, type[SpoolingSource]] = {
+        "netlink": NetlinkSource,
+        "auditd": AuditdSource,
+        "kmsg": KmsgSource,
+    }
+    if preferred not in (None, "", "auto"):
+        cls = classes.get(str(preferred))
+        if cls is None:
+            raise KernelError(f"unknown record source {preferred!r}", f"choose one of {', '.join(classes)}")
+        why = cls.unavailable()
+        if why is not None:
+            raise KernelError(f"the {preferred} source cannot run: {why}", "choose another --source or auto")
+        return cls()
+    refusals = []
+    for name, cls in classes.items():
+        why = cls.unavailable()
+        if why is None:
+            return cls()
+        refusals.append(f"{name}: {why}")
+    raise KernelError(
+        "no audit record source works here (" + "; ".join(refusals) + ")", "run as root, or start auditd"
+    )

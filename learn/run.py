@@ -1,0 +1,53 @@
+"""`learn run`: the target's live run in complain mode, turned into a profile."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from learn import __version__
+from learn.aggregate import allowed_by_arch
+from learn.arch import host_abis
+from learn.atomic import write_atomically
+from learn.kernel import launch
+from learn.kernel.filters import Mode, build_filter, load
+from learn.model import Action
+from learn.profile import Profile, merge
+from learn.select import Selection
+from learn.supervise import SOURCE_NAME, Supervised, supervise
+from learn.tally import Findings, Tally
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    argv: Sequence[str]
+    source: str | None = None  # netlink, auditd, kmsg; None: the best this host allows
+    base: Profile | None = None  # allowed without logging; the result is base plus what was seen
+    user: str | None = None
+    group: str | None = None
+
+
+def learn_run(request: RunRequest) -> tuple[Supervised, Findings]:
+    creds = launch.resolve_user(request.user, request.group)
+    base = request.base or Profile({})
+    built = build_filter(base, mode=Mode.COMPLAIN if request.base else Mode.LEARN, arches=host_abis())
+    run = supervise(request.argv, lambda: load(built.filter), request.source, creds)
+    tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG})))
+    for item in run.target_items:
+        tally.item(item)
+    return run, tally.finish()
+
+
+def build_run_profile(run: Supervised, findings: Findings, base: Profile | None) -> Profile:
+    provenance = (
+        f"learned by learn {__version__} from a run of: {shlex.join(run.argv)}",
+        f"{findings.selected} records from the {run.source} source, {run.lost} lost",
+    )
+    learned = Profile(allowed_by_arch(findings.usage), provenance=provenance, incomplete=run.lost > 0)
+    return merge(learned, base) if base is not None else learned
+
+
+def save_log(path: str, run: Supervised) -> None:
+    """The target's records as audit.log lines: `learn suggest FILE` gives the same profile."""
+    write_atomically(path, "".join(line + "\n" for line in run.target_lines))
