@@ -8,7 +8,7 @@ import tempfile
 from learn.errors import InputError
 
 
-def write_atomically(path: str, data: str) -> None:
+def write_atomically(path: str, data: str | bytes) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
@@ -17,8 +17,8 @@ def write_atomically(path: str, data: str) -> None:
             f"{path}: cannot write here: {err.strerror}", hint="choose a writable -o path"
         ) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(data)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data.encode() if isinstance(data, str) else data)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o644)

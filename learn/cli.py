@@ -30,7 +30,7 @@ from learn.sources import Wrap
 from learn.summary import print_run_summary, print_summary
 from parsers import InputFormat
 
-EXIT_OK, EXIT_NO_RECORDS, EXIT_USAGE, EXIT_LOST = 0, 1, 2, 4
+EXIT_OK, EXIT_NO_RECORDS, EXIT_USAGE, EXIT_DENIED, EXIT_LOST = 0, 1, 2, 3, 4
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 no seccomp records found; 2 bad usage or unreadable input; "
     "4 the logs say records were lost (profile written, marked incomplete; --allow-loss gives 0)."
@@ -195,15 +195,13 @@ def run(
         str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")
     ] = None,
     fmt: Format = OutputFormat.OCI,
-    source: Annotated[
-        str | None, typer.Option(help="Record source: netlink, auditd or kmsg (default: the best available).")
-    ] = None,
+    source: Source = None,
     profile: Annotated[
         str | None,
         typer.Option("--profile", help="Base profile: allowed without logging, kept in the result."),
     ] = None,
-    user: Annotated[str | None, typer.Option(help="Run the target as this user.")] = None,
-    group: Annotated[str | None, typer.Option(help="Run the target with this group.")] = None,
+    user: User = None,
+    group: Group = None,
     save_log: Annotated[
         str | None, typer.Option(help="Write the target's records here, in audit.log form.")
     ] = None,
@@ -254,6 +252,134 @@ def merge_profiles(
         sys.stdout.write(text)
     else:
         write_atomically(output, text)
+
+
+Command = Annotated[list[str], typer.Argument(help="The program and its arguments, after --.")]
+ProfileArg = Annotated[str, typer.Argument(help="Profile file: OCI/Docker JSON or snapd syntax.")]
+Source = Annotated[str | None, typer.Option(help="Record source: netlink, auditd or kmsg (default: best).")]
+User = Annotated[str | None, typer.Option(help="Run the target as this user.")]
+Group = Annotated[str | None, typer.Option(help="Run the target with this group.")]
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@app.command(context_settings=PASS_THROUGH, epilog="Exit status: the target's (128+N if killed by signal N).")
+def enforce(
+    profile: Annotated[
+        str | None, typer.Argument(help="Profile file (OCI or snapd); omit with --bpf.")
+    ] = None,
+    command: Command | None = None,
+    bpf: Annotated[
+        str | None, typer.Option(help="Load this compiled BPF (checked against its sidecar).")
+    ] = None,
+    user: User = None,
+    group: Group = None,
+) -> None:
+    """Run a program under a profile in enforce mode: EPERM for the rest, denials logged."""
+    from learn.enforce import Installer, profile_installer
+    from learn.enforce import enforce as run_enforced
+    from learn.kernel import launch
+
+    argv = [profile, *(command or [])] if bpf and profile else list(command or [])
+    if bpf:
+        from learn.compiled import load_compiled
+        from learn.kernel.bpf import load_bpf
+
+        program, sidecar = load_compiled(bpf)
+        log = bool(sidecar.get("log_denials"))
+        installer = Installer(lambda: load_bpf(program, log=log), ())
+    elif profile:
+        installer = profile_installer(_read_profile(profile))
+    else:
+        _fail("give a PROFILE or --bpf FILE, then -- CMD")
+    if not argv:
+        _fail("no command to run", "learn enforce PROFILE -- CMD ARGS")
+    for note in installer.notes:
+        err.print(f"learn: note: {note}", markup=False)
+    raise _Exit(run_enforced(argv, installer, launch.resolve_user(user, group)))
+
+
+@app.command(
+    context_settings=PASS_THROUGH,
+    epilog="Exit codes: 0 nothing denied and nothing lost; 3 something was denied; "
+    "4 records were lost; 2 bad usage.",
+)
+def check(
+    profile: ProfileArg,
+    command: Command,
+    complain: Annotated[
+        bool, typer.Option(help="Allow the profile, LOG the rest: report, don't deny.")
+    ] = False,
+    source: Source = None,
+    user: User = None,
+    group: Group = None,
+) -> None:
+    """Run a program under a profile and report every syscall the profile denied."""
+    from learn.enforce import check as run_check
+    from learn.enforce import profile_installer
+    from learn.kernel import launch
+
+    installer = profile_installer(_read_profile(profile), complain=complain)
+    for note in installer.notes:
+        err.print(f"learn: note: {note}", markup=False)
+    result = run_check(
+        command, installer, complain=complain, source=source, creds=launch.resolve_user(user, group)
+    )
+    denied = result.denied
+    what = "would be denied (complain mode)" if complain else "denied"
+    denied.sources = [f"a run of {command[0]} (audit session {result.run.session})"]
+    if denied.selected:
+        print_summary(denied, err, None, title=f"{denied.selected} calls {what}")
+    else:
+        err.print(f"learn: nothing {what}")
+    print_run_summary(result.run, result.run.target_items.__len__(), err)
+    if denied.selected:
+        raise _Exit(EXIT_DENIED)
+    if result.run.lost:
+        raise _Exit(EXIT_LOST)
+
+
+@app.command(name="compile")
+def compile_command(
+    profile: ProfileArg,
+    output: Annotated[str, typer.Option("-o", "--output", help="Where to write the BPF (and OUT.json).")],
+) -> None:
+    """Compile a profile to raw BPF for this host's ABIs, with a sidecar that keeps it fresh."""
+    from learn.compiled import compile_profile
+    from learn.kernel.features import flag_log_probe
+
+    sidecar = compile_profile(_read_profile(profile), profile, output, log_denials=flag_log_probe().ok)
+    err.print(
+        f"learn: {output}: {sidecar['instructions']} BPF instructions for {', '.join(sidecar['arches'])}"  # type: ignore[arg-type]
+        f" (libseccomp {sidecar['libseccomp']}); sidecar {output}.json",
+        markup=False,
+    )
+
+
+@app.command()
+def show(profile: ProfileArg) -> None:
+    """Print the profile's filter as libseccomp's PFC, after the allowed syscalls per arch."""
+    from learn.kernel.filters import Mode, build_filter, export_pfc
+
+    loaded = _read_profile(profile)
+    for arch in loaded.arches:
+        names = loaded.allowed.get(arch, ())
+        sys.stdout.write(f"# {arch}: {len(names)} allowed: {' '.join(names)}\n")
+    sys.stdout.write(export_pfc(build_filter(loaded, mode=Mode.ENFORCE).filter))
+
+
+@app.command()
+def diff(a: ProfileArg, b: ProfileArg) -> None:
+    """Syscalls added (+) and removed (-) per arch, from profile A to profile B."""
+    pa, pb = _read_profile(a), _read_profile(b)
+    changed = False
+    for arch in sorted(set(pa.arches) | set(pb.arches)):
+        before, after = set(pa.allowed.get(arch, ())), set(pb.allowed.get(arch, ()))
+        lines = [f"+{n}" for n in sorted(after - before)] + [f"-{n}" for n in sorted(before - after)]
+        if lines:
+            changed = True
+            sys.stdout.write(f"{arch}:\n" + "".join(f"  {line}\n" for line in lines))
+    if not changed:
+        sys.stdout.write("no differences\n")
 
 
 def _read_profile(path: str) -> Profile:

@@ -17,10 +17,12 @@ SHOWN_PROBLEMS = 20
 SHOWN_EXES = 3
 
 
-def print_summary(findings: Findings, console: Console, destination: str | None) -> None:
+def print_summary(
+    findings: Findings, console: Console, destination: str | None, title: str | None = None
+) -> None:
     sources = ", ".join(findings.sources)
     console.print(
-        f"learn: {findings.selected} of {findings.events} records selected from {sources}"
+        f"learn: {title or f'{findings.selected} of {findings.events} records selected'} from {sources}"
         f" ({findings.duplicates} duplicates removed)"
     )
     per_syscall = usage_by_syscall(findings.usage)
