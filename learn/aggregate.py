@@ -56,9 +56,7 @@ def usage_by_syscall(df: pd.DataFrame) -> pd.DataFrame:
 def allowed_by_arch(df: pd.DataFrame) -> dict[str, tuple[str, ...]]:
     """arch -> sorted syscall names seen there (numbers libseccomp cannot name are left out)."""
     named = df.dropna(subset=["syscall"])
-    return {
-        str(arch): tuple(sorted(set(group["syscall"]))) for arch, group in named.groupby("arch", sort=True)
-    }
+    return {str(arch): tuple(sorted(set(group["syscall"]))) for arch, group in named.groupby("arch", sort=True)}
 
 
 def unnamed(df: pd.DataFrame) -> list[tuple[str, int, int]]:

@@ -13,9 +13,7 @@ def write_atomically(path: str, data: str | bytes) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
     except OSError as err:
-        raise InputError(
-            f"{path}: cannot write here: {err.strerror}", hint="choose a writable -o path"
-        ) from None
+        raise InputError(f"{path}: cannot write here: {err.strerror}", hint="choose a writable -o path") from None
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data.encode() if isinstance(data, str) else data)

@@ -31,9 +31,7 @@ def usable(path: str, selection: Selection, fmt: InputFormat) -> bool:
         return False
     try:
         with open(path, "rb") as f:
-            return (
-                os.path.isfile(path) and f.read(2) != b"\x1f\x8b" and os.path.getsize(path) >= MIN_BULK_BYTES
-            )
+            return os.path.isfile(path) and f.read(2) != b"\x1f\x8b" and os.path.getsize(path) >= MIN_BULK_BYTES
     except OSError:
         return False
 

@@ -42,17 +42,14 @@ NO_RECORDS_HINT = (
 )
 
 app = typer.Typer(
-    help="Learn the smallest seccomp profile a program needs from the kernel's SECCOMP records. "
-    + EXIT_CODES_HELP,
+    help="Learn the smallest seccomp profile a program needs from the kernel's SECCOMP records. " + EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-Logs = Annotated[
-    list[str], typer.Argument(help="Log files, directories of rotated logs, .gz, or - for stdin.")
-]
+Logs = Annotated[list[str], typer.Argument(help="Log files, directories of rotated logs, .gz, or - for stdin.")]
 Output = Annotated[str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")]
 Format = Annotated[OutputFormat, typer.Option("--format", "-f", help="Profile format.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")]
@@ -137,21 +134,15 @@ def events(logs: Logs, input_format: InputFmt = InputFormat.AUTO) -> None:
 @app.command(epilog=EXIT_CODES_HELP)
 def suggest(
     logs: Logs,
-    output: Annotated[
-        str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")
-    ] = None,
+    output: Annotated[str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")] = None,
     fmt: Format = OutputFormat.OCI,
     input_format: InputFmt = InputFormat.AUTO,
     exe: Annotated[list[str] | None, typer.Option(help="Only records of this executable path.")] = None,
     comm: Annotated[list[str] | None, typer.Option(help="Only records of this command name.")] = None,
     pid: Annotated[list[int] | None, typer.Option(help="Only records of this pid.")] = None,
     uid: Annotated[list[int] | None, typer.Option(help="Only records of this uid.")] = None,
-    snap: Annotated[
-        str | None, typer.Option(help="Only the records of snap NAME (label snap.NAME.*).")
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option(help="Only records at or after this time (ISO 8601 or epoch).")
-    ] = None,
+    snap: Annotated[str | None, typer.Option(help="Only the records of snap NAME (label snap.NAME.*).")] = None,
+    since: Annotated[str | None, typer.Option(help="Only records at or after this time (ISO 8601 or epoch).")] = None,
     until: Annotated[str | None, typer.Option(help="Only records at or before this time.")] = None,
     action: Annotated[
         list[str] | None,
@@ -191,9 +182,7 @@ def suggest(
 )
 def run(
     command: Annotated[list[str], typer.Argument(help="The program and its arguments, after --.")],
-    output: Annotated[
-        str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")
-    ] = None,
+    output: Annotated[str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")] = None,
     fmt: Format = OutputFormat.OCI,
     source: Source = None,
     profile: Annotated[
@@ -202,12 +191,8 @@ def run(
     ] = None,
     user: User = None,
     group: Group = None,
-    save_log: Annotated[
-        str | None, typer.Option(help="Write the target's records here, in audit.log form.")
-    ] = None,
-    allow_loss: Annotated[
-        bool, typer.Option(help="Exit with the target's status even if records were lost.")
-    ] = False,
+    save_log: Annotated[str | None, typer.Option(help="Write the target's records here, in audit.log form.")] = None,
+    allow_loss: Annotated[bool, typer.Option(help="Exit with the target's status even if records were lost.")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Run a program in complain mode (SECCOMP_RET_LOG) and learn its profile from the kernel's records."""
@@ -239,9 +224,7 @@ def run(
 @app.command(name="merge")
 def merge_profiles(
     profiles: Annotated[list[str], typer.Argument(help="Profiles to unite (OCI or snapd).")],
-    output: Annotated[
-        str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")
-    ] = None,
+    output: Annotated[str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")] = None,
     fmt: Format = OutputFormat.OCI,
 ) -> None:
     """Unite profiles: every syscall any of them allows, on every arch any of them lists."""
@@ -264,13 +247,9 @@ PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 @app.command(context_settings=PASS_THROUGH, epilog="Exit status: the target's (128+N if killed by signal N).")
 def enforce(
-    profile: Annotated[
-        str | None, typer.Argument(help="Profile file (OCI or snapd); omit with --bpf.")
-    ] = None,
+    profile: Annotated[str | None, typer.Argument(help="Profile file (OCI or snapd); omit with --bpf.")] = None,
     command: Command | None = None,
-    bpf: Annotated[
-        str | None, typer.Option(help="Load this compiled BPF (checked against its sidecar).")
-    ] = None,
+    bpf: Annotated[str | None, typer.Option(help="Load this compiled BPF (checked against its sidecar).")] = None,
     user: User = None,
     group: Group = None,
 ) -> None:
@@ -300,15 +279,12 @@ def enforce(
 
 @app.command(
     context_settings=PASS_THROUGH,
-    epilog="Exit codes: 0 nothing denied and nothing lost; 3 something was denied; "
-    "4 records were lost; 2 bad usage.",
+    epilog="Exit codes: 0 nothing denied and nothing lost; 3 something was denied; 4 records were lost; 2 bad usage.",
 )
 def check(
     profile: ProfileArg,
     command: Command,
-    complain: Annotated[
-        bool, typer.Option(help="Allow the profile, LOG the rest: report, don't deny.")
-    ] = False,
+    complain: Annotated[bool, typer.Option(help="Allow the profile, LOG the rest: report, don't deny.")] = False,
     source: Source = None,
     user: User = None,
     group: Group = None,
@@ -321,9 +297,7 @@ def check(
     installer = profile_installer(_read_profile(profile), complain=complain)
     for note in installer.notes:
         err.print(f"learn: note: {note}", markup=False)
-    result = run_check(
-        command, installer, complain=complain, source=source, creds=launch.resolve_user(user, group)
-    )
+    result = run_check(command, installer, complain=complain, source=source, creds=launch.resolve_user(user, group))
     denied = result.denied
     what = "would be denied (complain mode)" if complain else "denied"
     denied.sources = [f"a run of {command[0]} (audit session {result.run.session})"]

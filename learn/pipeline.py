@@ -17,9 +17,7 @@ from parsers import InputFormat, parse
 __all__ = ["Findings", "build_profile", "events_from", "learn_from_logs", "stream_events"]
 
 
-def events_from(
-    paths: list[str], fmt: InputFormat = InputFormat.AUTO, wrap: Wrap | None = None
-) -> Iterator[Item]:
+def events_from(paths: list[str], fmt: InputFormat = InputFormat.AUTO, wrap: Wrap | None = None) -> Iterator[Item]:
     for path in expand(paths):
         yield from parse(read_lines(path, wrap), path, fmt)
 

@@ -17,9 +17,7 @@ SHOWN_PROBLEMS = 20
 SHOWN_EXES = 3
 
 
-def print_summary(
-    findings: Findings, console: Console, destination: str | None, title: str | None = None
-) -> None:
+def print_summary(findings: Findings, console: Console, destination: str | None, title: str | None = None) -> None:
     sources = ", ".join(findings.sources)
     console.print(
         f"learn: {title or f'{findings.selected} of {findings.events} records selected'} from {sources}"
@@ -34,16 +32,13 @@ def print_summary(
         table.add_column("executables", overflow="fold")
         for row in rows.itertuples():
             exes = [str(e) for e in row.exes]  # type: ignore[union-attr]
-            shown = ", ".join(exes[:SHOWN_EXES]) + (
-                f" (+{len(exes) - SHOWN_EXES})" if len(exes) > SHOWN_EXES else ""
-            )
+            shown = ", ".join(exes[:SHOWN_EXES]) + (f" (+{len(exes) - SHOWN_EXES})" if len(exes) > SHOWN_EXES else "")
             name = row.syscall if isinstance(row.syscall, str) else "(no name)"
             table.add_row(name, str(row.nr), str(row.count), shown)
         console.print(table)
     for arch, nr, count in unnamed(findings.usage):
         console.print(
-            f"[yellow]warning:[/] {arch} syscall {nr} ({count} records) has no name in libseccomp; "
-            "not in the profile"
+            f"[yellow]warning:[/] {arch} syscall {nr} ({count} records) has no name in libseccomp; not in the profile"
         )
     _print_problems(findings, console)
     if findings.not_selected_actions:

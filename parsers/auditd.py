@@ -9,9 +9,7 @@ from parsers.framing import Framed, Refused, quotes_record
 
 # Optional `grep -n`/`grep -Hn` prefixes, then auditd's optional `node=` and the record.
 # `type=1326 audit(...)` without msg= is how old kernels printed records to the console.
-AUDITD_LINE = re.compile(
-    r"(?:(?:[^\s:=]+:)?\d+:)?(?:node=\S+ )?type=(\w+) (?:msg=)?audit\(([^)]*)\)( ?): ?(.*)", re.S
-)
+AUDITD_LINE = re.compile(r"(?:(?:[^\s:=]+:)?\d+:)?(?:node=\S+ )?type=(\w+) (?:msg=)?audit\(([^)]*)\)( ?): ?(.*)", re.S)
 _SECCOMP_TYPES = ("SECCOMP", "1326")
 _ABEND_TYPES = ("ANOM_ABEND", "1701")
 

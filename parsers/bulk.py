@@ -44,9 +44,7 @@ def count_block(block: str) -> BlockCount | None:
     if len(matches) != block.count("\n" + PREFIX) + block.startswith(PREFIX):
         return None
     # `in` tests are C string searches; one regex alternation over each line measured 6x slower.
-    others = [
-        (i, line) for i, line in enumerate(lines) if not line.startswith(PREFIX) and _worth_a_look(line)
-    ]
+    others = [(i, line) for i, line in enumerate(lines) if not line.startswith(PREFIX) and _worth_a_look(line)]
     counts: Counter[Key] = Counter(m[1:] for m in matches)
     return BlockCount(counts, [hash((m[0], m[3])) for m in matches], others, len(lines))
 

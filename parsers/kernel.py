@@ -26,9 +26,7 @@ _MONTH_DAY_TIME = r"[^\W\d_]{3,5}\.? +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?"
 _ISO_TIME = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
 _MONOTONIC = r"\[ *\d+\.\d+\]"
 # syslog / journalctl short, short-iso, short-precise, short-monotonic: time [host] tag: msg
-_SYSLOG = re.compile(
-    rf"(?:{_MONTH_DAY_TIME}|{_ISO_TIME}|{_MONOTONIC}) (?:(\S+) )??([^\s:\[]+)(\[\d+\])?: ?(.*)", re.S
-)
+_SYSLOG = re.compile(rf"(?:{_MONTH_DAY_TIME}|{_ISO_TIME}|{_MONOTONIC}) (?:(\S+) )??([^\s:\[]+)(\[\d+\])?: ?(.*)", re.S)
 _JOURNAL_AUDIT = re.compile(r"audit\[\d+\]: (SECCOMP|ANOM_ABEND) (.*)", re.S)
 _KERNEL_AUDIT = re.compile(r"audit: (type=\w+ audit\(.*)", re.S)
 _SUPPRESSED = re.compile(r"(k?audit\w*): (\d+) callbacks suppressed")

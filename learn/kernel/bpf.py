@@ -21,9 +21,7 @@ def validate(program: bytes) -> int:
     """Number of instructions; raises if the bytes cannot be a seccomp BPF program."""
     count, rest = divmod(len(program), INSTRUCTION_BYTES)
     if rest or not 0 < count <= MAX_INSTRUCTIONS:
-        raise KernelError(
-            f"not a seccomp BPF program ({len(program)} bytes)", "recompile it with learn compile"
-        )
+        raise KernelError(f"not a seccomp BPF program ({len(program)} bytes)", "recompile it with learn compile")
     return count
 
 

@@ -125,18 +125,14 @@ def log_action_available() -> Check:
             "use Linux 4.14 or newer: SECCOMP_RET_LOG is what learn runs the target under",
         )
     if "log" not in avail:
-        return Check(
-            "log-action", False, f"the kernel offers {' '.join(avail)} but not log", "use Linux 4.14 or newer"
-        )
+        return Check("log-action", False, f"the kernel offers {' '.join(avail)} but not log", "use Linux 4.14 or newer")
     return Check("log-action", True, "SECCOMP_RET_LOG is available")
 
 
 def log_action_logged() -> Check:
     logged = _read_words("actions_logged")
     if logged is None:
-        return Check(
-            "log-logged", False, f"{SECCOMP_DIR}/actions_logged is missing", "use Linux 4.14 or newer"
-        )
+        return Check("log-logged", False, f"{SECCOMP_DIR}/actions_logged is missing", "use Linux 4.14 or newer")
     if "log" not in logged:
         wanted = " ".join([*logged, "log"])
         return Check(
@@ -219,8 +215,7 @@ def _request(msg_type: int, payload: bytes, reply_type: int | None = None) -> by
         sock.settimeout(2.0)
         seq = 1
         sock.sendto(
-            NLMSG_HEADER.pack(NLMSG_HEADER.size + len(payload), msg_type, NLM_F_REQUEST | NLM_F_ACK, seq, 0)
-            + payload,
+            NLMSG_HEADER.pack(NLMSG_HEADER.size + len(payload), msg_type, NLM_F_REQUEST | NLM_F_ACK, seq, 0) + payload,
             (0, 0),
         )
         acked, reply = False, None
@@ -240,9 +235,7 @@ def _request(msg_type: int, payload: bytes, reply_type: int | None = None) -> by
                 f"the kernel did not answer {_REQUEST_NAMES.get(msg_type, msg_type)}", _HINT_ROOT
             ) from None
         except OSError as err:
-            raise KernelError(
-                f"{_REQUEST_NAMES.get(msg_type, msg_type)} refused: {err.strerror}", _HINT_ROOT
-            ) from None
+            raise KernelError(f"{_REQUEST_NAMES.get(msg_type, msg_type)} refused: {err.strerror}", _HINT_ROOT) from None
         return reply
 
 

@@ -128,9 +128,7 @@ def auditd() -> Iterator[int]:
         yield pid
     finally:
         os.kill(pid, signal.SIGTERM)
-        _wait_for(
-            lambda: features.audit_status().pid == 0 and not os.path.exists(f"/proc/{pid}"), "auditd to stop"
-        )
+        _wait_for(lambda: features.audit_status().pid == 0 and not os.path.exists(f"/proc/{pid}"), "auditd to stop")
         if features.audit_status().enabled != before.enabled and shutil.which("auditctl"):
             subprocess.run(["auditctl", "-e", str(before.enabled)], check=True, capture_output=True)
 
@@ -165,9 +163,7 @@ def test_netlink_collects_an_exec_d_childs_records() -> None:
         lines = list(source.lines())
     assert {"execve", "exit_group"} <= names
     assert source.loss.lossless, source.loss
-    assert lines and all(
-        line.startswith(("type=SECCOMP msg=audit(", "type=ANOM_ABEND msg=audit(")) for line in lines
-    )
+    assert lines and all(line.startswith(("type=SECCOMP msg=audit(", "type=ANOM_ABEND msg=audit(")) for line in lines)
 
 
 @ROOT

@@ -19,9 +19,7 @@ KUBE = CORPUS_LOGS / "kubernetes-website_seccomp_tutorial.log"
 SPREAD = CORPUS_LOGS / "snapd_testing_tools_log_parser_with-debug-output.log.spread"
 
 
-def learn(
-    *args: str | Path, stdin: bytes | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
+def learn(*args: str | Path, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*LEARN, *map(str, args)],
         input=stdin.decode() if stdin is not None else None,

@@ -110,9 +110,7 @@ EXPECTED: dict[str, tuple[Counter[tuple[str, str, str]], Counter[str]]] = {
     # hex comm/exe; i386 socketcall; 0x1d with a trailing pid=1 trap; s390 record without
     # code; record without arch; SYSCALL record; suppressed; invalid UTF-8 hex cut short
     "spo_auditsource_test_0b0c42b.log": (
-        Counter(
-            {("x86_64", "open", "log"): 1, ("x86", "socketcall", "log"): 1, ("x86_64", "close", "log"): 1}
-        ),
+        Counter({("x86_64", "open", "log"): 1, ("x86", "socketcall", "log"): 1, ("x86_64", "close", "log"): 1}),
         Counter({"truncated": 3, "loss": 1}),
     ),
     # the same record through auditd, node=, bare type=1326, dmesg, rsyslog: two events

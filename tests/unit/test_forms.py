@@ -151,9 +151,7 @@ def test_codes(code: str, action: Action, errno: int | None) -> None:
     assert (e.action, e.errno) == (action, errno)
 
 
-@pytest.mark.parametrize(
-    "cut", ["code=0x7ffc", "code=0x7ffc000", "code=0x", "code=", "syscall=", "syscall=25"]
-)
+@pytest.mark.parametrize("cut", ["code=0x7ffc", "code=0x7ffc000", "code=0x", "code=", "syscall=", "syscall=25"])
 def test_records_cut_short_never_give_a_syscall(cut: str) -> None:
     line = f"type=SECCOMP msg=audit({STAMP}): {BODY}"
     cut_line = line[: line.index(cut.split("=")[0] + "=")] + cut

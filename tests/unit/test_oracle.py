@@ -32,11 +32,7 @@ def _key(e: SeccompEvent) -> tuple[object, ...]:
 @pytest.mark.parametrize("log", AUDITD_LOGS, ids=lambda p: p.name)
 def test_fast_parser_agrees_with_auparse(log: Path) -> None:
     text = log.read_text()
-    ours = [
-        _key(e)
-        for e in parse(split_lines(text), str(log), InputFormat.AUDITD)
-        if isinstance(e, SeccompEvent)
-    ]
+    ours = [_key(e) for e in parse(split_lines(text), str(log), InputFormat.AUDITD) if isinstance(e, SeccompEvent)]
     theirs = [_key(e) for e in seccomp_events(text, str(log))]
     assert ours and ours == theirs
 

@@ -183,9 +183,7 @@ class SpoolingSource(ABC):
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
     def lines(self) -> Iterator[str]:
@@ -379,6 +377,4 @@ def choose_source(preferred: str | None = None) -> SpoolingSource:
         if why is None:
             return cls()
         refusals.append(f"{name}: {why}")
-    raise KernelError(
-        "no audit record source works here (" + "; ".join(refusals) + ")", "run as root, or start auditd"
-    )
+    raise KernelError("no audit record source works here (" + "; ".join(refusals) + ")", "run as root, or start auditd")

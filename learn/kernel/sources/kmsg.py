@@ -157,9 +157,7 @@ class KmsgSource(SpoolingSource):
             after_start = after_start or start_mark in text
             stamp = STAMP.match(text)
             name = KEPT_TYPES.get(rtype)
-            yield Record(
-                int(stamp.group(1)) if stamp else None, text, f"type={name} msg={text}" if name else None
-            )
+            yield Record(int(stamp.group(1)) if stamp else None, text, f"type={name} msg={text}" if name else None)
         self._kmsg_reasons(reporters)
 
     def _kmsg_reasons(self, reporters: set[str]) -> None:
