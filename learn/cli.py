@@ -57,6 +57,14 @@ InputFmt = Annotated[
     InputFormat, typer.Option("--input-format", help="Force the input form instead of detecting it per line.")
 ]
 
+Command = Annotated[list[str], typer.Argument(help="The program and its arguments, after --.")]
+MaybeCommand = Annotated[list[str] | None, typer.Argument(help="The program and its arguments, after --.")]
+ProfileArg = Annotated[str, typer.Argument(help="Profile file: OCI/Docker JSON or snapd syntax.")]
+Source = Annotated[str | None, typer.Option(help="Record source: netlink, auditd or kmsg (default: best).")]
+User = Annotated[str | None, typer.Option(help="Run the target as this user.")]
+Group = Annotated[str | None, typer.Option(help="Run the target with this group.")]
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
 
 class _Exit(Exception):
     def __init__(self, code: int) -> None:
@@ -176,13 +184,13 @@ def suggest(
 
 
 @app.command(
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    context_settings=PASS_THROUGH,
     epilog="Exit status: the target's (128+N if killed by signal N); else 4 if records were lost "
     "(unless --allow-loss), 2 for bad usage, 1 if no records arrived.",
 )
 def run(
-    command: Annotated[list[str], typer.Argument(help="The program and its arguments, after --.")],
-    output: Annotated[str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")] = None,
+    command: MaybeCommand = None,
+    output: Output = None,
     fmt: Format = OutputFormat.OCI,
     source: Source = None,
     profile: Annotated[
@@ -191,6 +199,10 @@ def run(
     ] = None,
     user: User = None,
     group: Group = None,
+    oci_bundle: Annotated[
+        str | None, typer.Option(help="Learn the container of this OCI bundle, run by --oci-runtime (no CMD).")
+    ] = None,
+    oci_runtime: Annotated[str, typer.Option(help="OCI runtime for --oci-bundle.")] = "runc",
     save_log: Annotated[str | None, typer.Option(help="Write the target's records here, in audit.log form.")] = None,
     allow_loss: Annotated[bool, typer.Option(help="Exit with the target's status even if records were lost.")] = False,
     quiet: Quiet = False,
@@ -200,7 +212,9 @@ def run(
     from learn.run import save_log as write_log
 
     base = _read_profile(profile) if profile else None
-    result, findings = learn_run(RunRequest(command, source, base, user, group))
+    if not command and not oci_bundle:
+        _fail("no command to run", "learn run -- CMD ARGS, or learn run --oci-bundle DIR")
+    result, findings = learn_run(RunRequest(command or [], source, base, user, group, oci_runtime, oci_bundle))
     if save_log:
         write_log(save_log, result)
     if findings.selected == 0 and base is None:
@@ -212,7 +226,7 @@ def run(
     else:
         write_atomically(output, text)
     if not quiet:
-        findings.sources = [f"a run of {command[0]} (audit session {result.session})"]
+        findings.sources = [f"a run of {result.argv[0]} (audit session {result.session})"]
         print_summary(findings, err, output or "stdout")
         print_run_summary(result, findings.events, err)
     if result.status != 0:
@@ -237,18 +251,10 @@ def merge_profiles(
         write_atomically(output, text)
 
 
-Command = Annotated[list[str], typer.Argument(help="The program and its arguments, after --.")]
-ProfileArg = Annotated[str, typer.Argument(help="Profile file: OCI/Docker JSON or snapd syntax.")]
-Source = Annotated[str | None, typer.Option(help="Record source: netlink, auditd or kmsg (default: best).")]
-User = Annotated[str | None, typer.Option(help="Run the target as this user.")]
-Group = Annotated[str | None, typer.Option(help="Run the target with this group.")]
-PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
-
-
 @app.command(context_settings=PASS_THROUGH, epilog="Exit status: the target's (128+N if killed by signal N).")
 def enforce(
     profile: Annotated[str | None, typer.Argument(help="Profile file (OCI or snapd); omit with --bpf.")] = None,
-    command: Command | None = None,
+    command: MaybeCommand = None,
     bpf: Annotated[str | None, typer.Option(help="Load this compiled BPF (checked against its sidecar).")] = None,
     user: User = None,
     group: Group = None,

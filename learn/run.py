@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from learn import __version__
 from learn.aggregate import allowed_by_arch
 from learn.arch import host_abis
 from learn.atomic import write_atomically
-from learn.kernel import launch
+from learn.kernel import launch, oci
 from learn.kernel.filters import Mode, build_filter, load
 from learn.model import Action
 from learn.profile import Profile, merge
@@ -26,13 +27,20 @@ class RunRequest:
     base: Profile | None = None  # allowed without logging; the result is base plus what was seen
     user: str | None = None
     group: str | None = None
+    oci_runtime: str | None = None  # with bundle: the runtime installs the LOG filter itself
+    bundle: str | None = None
 
 
 def learn_run(request: RunRequest) -> tuple[Supervised, Findings]:
     creds = launch.resolve_user(request.user, request.group)
     base = request.base or Profile({})
-    built = build_filter(base, mode=Mode.COMPLAIN if request.base else Mode.LEARN, arches=host_abis())
-    run = supervise(request.argv, lambda: load(built.filter), request.source, creds)
+    if request.bundle is not None:
+        with oci.learning_bundle(request.bundle, base) as bundle:
+            argv = [request.oci_runtime or "runc", "run", "--bundle", bundle, f"learn-{os.getpid()}"]
+            run = supervise(argv, lambda: None, request.source, creds)
+    else:
+        built = build_filter(base, mode=Mode.COMPLAIN if request.base else Mode.LEARN, arches=host_abis())
+        run = supervise(request.argv, lambda: load(built.filter), request.source, creds)
     tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG})))
     for item in run.target_items:
         tally.item(item)

@@ -1,0 +1,42 @@
+"""Learning a container's profile in a real OCI runtime.
+
+runc installs the bundle's seccomp filter itself, then makes a few syscalls of its own
+before it execs the container's process; those belong in the container's profile, and no
+list of them is hard-coded here. So learn copies the bundle's config with
+`linux.seccomp` set to a LOG default for the host's ABIs (plus the base profile allowed),
+and lets the runtime run it: every record of the container's audit session is then exactly
+what the profile must allow, runc's last steps included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+
+from learn.arch import host_abis, oci_arch
+from learn.errors import InputError
+from learn.profile import Profile
+
+
+@contextlib.contextmanager
+def learning_bundle(bundle: str, base: Profile) -> Iterator[str]:
+    """A temporary bundle: the same rootfs and process, with a LOG seccomp default."""
+    config_path = os.path.join(bundle, "config.json")
+    try:
+        with open(config_path) as f:
+            config = json.load(f)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{config_path}: not an OCI bundle config ({err})", "runc spec makes one") from None
+    root = config.setdefault("root", {})
+    root["path"] = os.path.abspath(os.path.join(bundle, root.get("path", "rootfs")))
+    seccomp: dict[str, object] = {"defaultAction": "SCMP_ACT_LOG", "architectures": [oci_arch(a) for a in host_abis()]}
+    if base.names():
+        seccomp["syscalls"] = [{"names": list(base.names()), "action": "SCMP_ACT_ALLOW"}]
+    config.setdefault("linux", {})["seccomp"] = seccomp
+    with tempfile.TemporaryDirectory(prefix="learn-bundle-") as tmp:
+        with open(os.path.join(tmp, "config.json"), "w") as f:
+            json.dump(config, f, indent=2)
+        yield tmp
