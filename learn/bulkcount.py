@@ -11,10 +11,12 @@ both paths give the same findings.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 from learn.select import Selection
+from learn.sources import Progress
 from learn.tally import Tally
 from parsers import InputFormat, parse, split_lines
 from parsers.bulk import BlockCount, count_block
@@ -62,9 +64,10 @@ def _count_range(job: tuple[str, int, int]) -> BlockCount | int:
     return count_block(text) or len(split_lines(text))
 
 
-def count_file(path: str, tally: Tally, block: int = BLOCK_BYTES) -> None:
+def count_file(path: str, tally: Tally, block: int = BLOCK_BYTES, progress: Progress | None = None) -> None:
     ranges = byte_ranges(path, block)
-    merge = _Merger(path, tally)
+    advance = progress(path, os.path.getsize(path)) if progress else None
+    merge = _Merger(path, tally, advance)
     workers = min(os.cpu_count() or 1, len(ranges))
     if workers <= 1:
         for offset, length in ranges:
@@ -77,12 +80,14 @@ def count_file(path: str, tally: Tally, block: int = BLOCK_BYTES) -> None:
 
 
 class _Merger:
-    def __init__(self, path: str, tally: Tally) -> None:
-        self.path, self.tally = path, tally
+    def __init__(self, path: str, tally: Tally, advance: Callable[[int], None] | None) -> None:
+        self.path, self.tally, self.advance = path, tally, advance
         self.decode = FastDecoder()
         self.line = 0  # lines before the current block
 
     def __call__(self, offset: int, length: int, result: BlockCount | int) -> None:
+        if self.advance is not None:
+            self.advance(length)
         if isinstance(result, BlockCount) and self._merge(result):
             self.line += result.lines
             return

@@ -10,9 +10,9 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Annotated, BinaryIO, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,7 +26,7 @@ from learn.model import Action, Problem
 from learn.pipeline import build_profile, learn_from_logs, stream_events
 from learn.profile import Profile
 from learn.select import DEFAULT_ACTIONS, Selection
-from learn.sources import Wrap
+from learn.sources import Progress as ProgressHook
 from learn.summary import print_run_summary, print_summary
 from parsers import InputFormat
 
@@ -77,22 +77,21 @@ def _fail(message: str, hint: str = "", code: int = EXIT_USAGE) -> NoReturn:
 
 
 @contextlib.contextmanager
-def _progress() -> Iterator[Wrap | None]:
+def _progress() -> Iterator[ProgressHook | None]:
     """A progress bar over bytes read, on large inputs, when stderr is a terminal."""
     if not err.is_terminal:
         yield None
         return
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-        console=err, transient=True,
-    ) as progress:  # fmt: skip
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bars:
 
-        def wrap(raw: BinaryIO, size: int, path: str) -> BinaryIO:
+        def start(path: str, size: int) -> Callable[[int], None]:
             if size < PROGRESS_MIN_BYTES:
-                return raw
-            return progress.wrap_file(raw, total=size, description=os.path.basename(path))
+                return lambda _n: None
+            task = bars.add_task(os.path.basename(path), total=size)
+            return lambda n: bars.advance(task, n)
 
-        yield wrap
+        yield start
 
 
 def _parse_time(value: str | None, option: str) -> float | None:
@@ -134,8 +133,8 @@ def events(logs: Logs, input_format: InputFmt = InputFormat.AUTO) -> None:
         err.print(str(problem), markup=False)
 
     out = sys.stdout
-    with _progress() as wrap:
-        for event in stream_events(logs, input_format, report, wrap):
+    with _progress() as progress:
+        for event in stream_events(logs, input_format, report, progress):
             out.write(json.dumps(event.to_json_dict()) + "\n")
 
 
@@ -165,8 +164,8 @@ def suggest(
         uids=frozenset(uid or ()), snap=snap, since=_parse_time(since, "--since"),
         until=_parse_time(until, "--until"), actions=_parse_actions(action),
     )  # fmt: skip
-    with _progress() as wrap:
-        findings = learn_from_logs(logs, selection, input_format, wrap)
+    with _progress() as progress:
+        findings = learn_from_logs(logs, selection, input_format, progress)
     if findings.selected == 0:
         if not quiet:
             print_summary(findings, err, None)

@@ -10,23 +10,25 @@ from learn.dedupe import Deduplicator
 from learn.model import Item, Problem, SeccompEvent
 from learn.profile import Profile
 from learn.select import Selection
-from learn.sources import Wrap, expand, read_lines
+from learn.sources import Progress, expand, read_lines
 from learn.tally import Findings, Tally
 from parsers import InputFormat, parse
 
 __all__ = ["Findings", "build_profile", "events_from", "learn_from_logs", "stream_events"]
 
 
-def events_from(paths: list[str], fmt: InputFormat = InputFormat.AUTO, wrap: Wrap | None = None) -> Iterator[Item]:
+def events_from(
+    paths: list[str], fmt: InputFormat = InputFormat.AUTO, progress: Progress | None = None
+) -> Iterator[Item]:
     for path in expand(paths):
-        yield from parse(read_lines(path, wrap), path, fmt)
+        yield from parse(read_lines(path, progress), path, fmt)
 
 
 def learn_from_logs(
     paths: list[str],
     selection: Selection,
     fmt: InputFormat = InputFormat.AUTO,
-    wrap: Wrap | None = None,
+    progress: Progress | None = None,
     bulk_block: int | None = None,
 ) -> Findings:
     """Every record of paths, counted once; big auditd files go through bulkcount.
@@ -37,10 +39,10 @@ def learn_from_logs(
     for path in sources:
         if bulk_block is not None or bulkcount.usable(path, selection, fmt):
             block = bulk_block or bulkcount.BLOCK_BYTES
-            bulkcount.count_file(path, tally, block)
+            bulkcount.count_file(path, tally, block, progress)
             continue
         item = tally.item
-        for one in parse(read_lines(path, wrap), path, fmt):
+        for one in parse(read_lines(path, progress), path, fmt):
             item(one)
     return tally.finish()
 
@@ -58,10 +60,10 @@ def stream_events(
     paths: list[str],
     fmt: InputFormat,
     on_problem: Callable[[Problem], None],
-    wrap: Wrap | None = None,
+    progress: Progress | None = None,
 ) -> Iterator[SeccompEvent]:
     """Deduplicated events for `learn events`; problems go to on_problem as they come."""
-    for item in Deduplicator()(events_from(paths, fmt, wrap)):
+    for item in Deduplicator()(events_from(paths, fmt, progress)):
         if isinstance(item, SeccompEvent):
             yield item
         else:

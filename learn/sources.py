@@ -16,7 +16,24 @@ STDIN = "-"
 # audit.log.3 is older than audit.log.1, which is older than audit.log (logrotate's order too).
 _ROTATED = re.compile(r"(.*?)(?:[.-](\d+))?(?:\.gz)?")
 
-Wrap = Callable[[BinaryIO, int, str], BinaryIO]
+# (path, size in bytes) -> advance(bytes read): how a reader reports progress, if asked to.
+Progress = Callable[[str, int], Callable[[int], None]]
+
+
+class _Counted(io.RawIOBase):
+    """A raw file that reports how many bytes were read through it."""
+
+    def __init__(self, raw: BinaryIO, advance: Callable[[int], None]) -> None:
+        self._raw, self._advance = raw, advance
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self._advance(len(data))
+        return len(data)
 
 
 def _rotation_key(path: str) -> tuple[str, int]:
@@ -61,13 +78,13 @@ def _open_binary(path: str) -> tuple[BinaryIO, int]:
     return handle, size
 
 
-def read_lines(path: str, wrap: Wrap | None = None) -> Iterator[str]:
+def read_lines(path: str, progress: Progress | None = None) -> Iterator[str]:
     """Lines of one input, decoded leniently: a log is evidence, not a text to reject."""
     raw, size = _open_binary(path)
     try:
         head = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
-        if wrap is not None and path != STDIN:
-            raw = wrap(raw, size, path)
+        if progress is not None and path != STDIN:
+            raw = io.BufferedReader(_Counted(raw, progress(path, size)))  # type: ignore[assignment]
         gzipped = head == b"\x1f\x8b" or path.endswith(".gz")
         stream: BinaryIO = gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[assignment]
         text: TextIO = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
