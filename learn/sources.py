@@ -84,7 +84,7 @@ def read_lines(path: str, progress: Progress | None = None) -> Iterator[str]:
     try:
         head = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
         if progress is not None and path != STDIN:
-            raw = io.BufferedReader(_Counted(raw, progress(path, size)))  # type: ignore[assignment]
+            raw = io.BufferedReader(_Counted(raw, progress(path, size)))
         gzipped = head == b"\x1f\x8b" or path.endswith(".gz")
         stream: BinaryIO = gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[assignment]
         text: TextIO = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
