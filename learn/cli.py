@@ -211,6 +211,8 @@ def run(
     from learn.run import save_log as write_log
 
     base = _read_profile(profile) if profile else None
+    if command and oci_bundle:
+        _fail("give either -- CMD or --oci-bundle DIR, not both")
     if not command and not oci_bundle:
         _fail("no command to run", "learn run -- CMD ARGS, or learn run --oci-bundle DIR")
     result, findings = learn_run(RunRequest(command or [], source, base, user, group, oci_runtime, oci_bundle))
@@ -218,7 +220,7 @@ def run(
         write_log(save_log, result)
     if findings.selected == 0 and base is None:
         _fail(f"no seccomp records of the target arrived from the {result.source} source", NO_RECORDS_HINT, 1)
-    text = render(build_run_profile(result, findings, base), fmt)
+    text = render(build_run_profile(result, findings, base, in_oci_runtime=oci_bundle is not None), fmt)
     if output is None or output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -47,12 +47,19 @@ def learn_run(request: RunRequest) -> tuple[Supervised, Findings]:
     return run, tally.finish()
 
 
-def build_run_profile(run: Supervised, findings: Findings, base: Profile | None) -> Profile:
-    provenance = (
+def build_run_profile(
+    run: Supervised, findings: Findings, base: Profile | None, *, in_oci_runtime: bool = False
+) -> Profile:
+    provenance = [
         f"learned by learn {__version__} from a run of: {shlex.join(run.argv)}",
         f"{findings.selected} records from the {run.source} source, {run.lost} lost",
-    )
-    learned = Profile(allowed_by_arch(findings.usage), provenance=provenance, incomplete=run.lost > 0)
+    ]
+    allowed = allowed_by_arch(findings.usage)
+    if in_oci_runtime:
+        added = ", ".join(oci.GO_RUNTIME_ASYNC)
+        provenance.append(f"added for the OCI runtime's Go runtime, which calls them at random: {added}")
+        allowed = {a: tuple(sorted({*names, *oci.GO_RUNTIME_ASYNC})) for a, names in allowed.items()}
+    learned = Profile(allowed, provenance=tuple(provenance), incomplete=run.lost > 0)
     return merge(learned, base) if base is not None else learned
 
 
