@@ -219,7 +219,12 @@ def run(
     if save_log:
         write_log(save_log, result)
     if findings.selected == 0 and base is None:
-        _fail(f"no seccomp records of the target arrived from the {result.source} source", NO_RECORDS_HINT, 1)
+        if not quiet:
+            print_run_summary(result, findings.events, err)
+        lost = f" ({result.lost} lost)" if result.lost else ""
+        code = result.status or (EXIT_LOST if result.lost and not allow_loss else EXIT_NO_RECORDS)
+        _fail(f"no seccomp records of the target arrived from the {result.source} source{lost}",
+              "" if result.lost else NO_RECORDS_HINT, code)  # fmt: skip
     text = render(build_run_profile(result, findings, base, in_oci_runtime=oci_bundle is not None), fmt)
     if output is None or output == "-":
         sys.stdout.write(text)

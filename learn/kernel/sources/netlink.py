@@ -18,9 +18,12 @@ net.core.rmem_max), a thread that only receives and spools, and three kinds of e
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import socket
 import struct
+import threading
 from collections.abc import Iterator
 from typing import IO
 
@@ -74,6 +77,11 @@ class NetlinkSource(SpoolingSource):
 
     def _read_loop(self) -> None:
         assert self._sock is not None
+        # The kernel never waits for a multicast reader: a reader starved of CPU by the target
+        # loses records (measured: 250k-740k of a 1.1M burst on 2 busy CPUs). Nice is per
+        # thread on Linux, so only this reader runs ahead of the target.
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), -20)
         recv, put, scan, pack = self._sock.recv, self._put, self._scan, _LENGTH.pack
         stopping = self._stopping
         while not stopping.is_set():
