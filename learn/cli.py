@@ -215,7 +215,8 @@ def run(
         _fail("give either -- CMD or --oci-bundle DIR, not both")
     if not command and not oci_bundle:
         _fail("no command to run", "learn run -- CMD ARGS, or learn run --oci-bundle DIR")
-    result, findings = learn_run(RunRequest(command or [], source, base, user, group, oci_runtime, oci_bundle))
+    request = RunRequest(command or [], source, base, user, group, oci_runtime, oci_bundle, save_log is not None)
+    result, findings = learn_run(request)
     if save_log:
         write_log(save_log, result)
     if findings.selected == 0 and base is None:
@@ -317,7 +318,7 @@ def check(
         print_summary(denied, err, None, title=f"{denied.selected} calls {what}")
     else:
         err.print(f"learn: nothing {what}")
-    print_run_summary(result.run, result.run.target_items.__len__(), err)
+    print_run_summary(result.run, result.run.events, err)
     if denied.selected:
         raise _Exit(EXIT_DENIED)
     if result.run.lost:

@@ -61,8 +61,6 @@ def check(
     source: str | None = None,
     creds: launch.Credentials | None = None,
 ) -> CheckResult:
-    run = supervise(argv, installer.install, source, creds)
     tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG}) if complain else DENIALS))
-    for item in run.target_items:
-        tally.item(item)
+    run = supervise(argv, installer.install, tally.item, source, creds)
     return CheckResult(run, tally.finish())

@@ -29,21 +29,20 @@ class RunRequest:
     group: str | None = None
     oci_runtime: str | None = None  # with bundle: the runtime installs the LOG filter itself
     bundle: str | None = None
+    keep_lines: bool = False  # for --save-log
 
 
 def learn_run(request: RunRequest) -> tuple[Supervised, Findings]:
     creds = launch.resolve_user(request.user, request.group)
     base = request.base or Profile({})
+    tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG})))
     if request.bundle is not None:
         with oci.learning_bundle(request.bundle, base) as bundle:
             argv = [request.oci_runtime or "runc", "run", "--bundle", bundle, f"learn-{os.getpid()}"]
-            run = supervise(argv, lambda: None, request.source, creds)
+            run = supervise(argv, lambda: None, tally.item, request.source, creds, request.keep_lines)
     else:
         built = build_filter(base, mode=Mode.COMPLAIN if request.base else Mode.LEARN, arches=host_abis())
-        run = supervise(request.argv, lambda: load(built.filter), request.source, creds)
-    tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG})))
-    for item in run.target_items:
-        tally.item(item)
+        run = supervise(request.argv, lambda: load(built.filter), tally.item, request.source, creds, request.keep_lines)
     return run, tally.finish()
 
 

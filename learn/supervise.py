@@ -2,14 +2,15 @@
 
 `learn run`, `learn check` and `learn enforce` differ only in the filter they install and
 in what they make of the records; the plumbing is here. Only the records of the target's
-own audit session count (see learn.kernel.launch), parsed by the same parsers as logs.
+own audit session count (see learn.kernel.launch), parsed by the same parsers as logs, one
+at a time: a run of a million syscalls must not hold a million events in memory.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from learn.kernel import features, launch
 from learn.kernel.sources import LossReport, SpoolingSource, choose_source
@@ -27,9 +28,9 @@ class Supervised:
     source: str
     loss: LossReport
     session: int
-    records: int  # records the source collected, from every process
-    target_lines: list[str]  # the target's records, audit.log form
-    target_items: list[Item]  # their events, and every problem in what was collected
+    records: int = 0  # records the source collected, from every process
+    events: int = 0  # the target's
+    target_lines: list[str] = field(default_factory=list)  # the target's records, if kept
 
     @property
     def lost(self) -> int:
@@ -39,10 +40,13 @@ class Supervised:
 def supervise(
     argv: Sequence[str],
     install: Callable[[], None],
+    on_item: Callable[[Item], None],
     source: str | None = None,
     creds: launch.Credentials | None = None,
+    keep_lines: bool = False,
 ) -> Supervised:
-    features.require(features.run_checks())
+    """Run argv; hand every event of its session, and every problem, to on_item."""
+    features.require([c for c in features.run_checks() if c.name != "flag-log"])
     with features.raised_backlog_limit(BACKLOG_LIMIT), _started(choose_source(source)) as live:
         try:
             target = launch.start(argv, install, creds)
@@ -50,15 +54,34 @@ def supervise(
                 status = launch.wait(target.pid)
         finally:
             live.stop()
-        lines = list(live.lines())
-    items = list(parse(lines, SOURCE_NAME, InputFormat.AUDITD))
-    session = target.session
-    if session == launch.UNSET_LOGINUID:  # it exited before we looked: take its first record's
-        firsts = (e.ses for e in items if isinstance(e, SeccompEvent) and e.pid == target.pid and e.ses)
-        session = next(firsts, session)
-    mine = [i for i in items if not isinstance(i, SeccompEvent) or i.ses == session]
-    kept = [lines[e.line - 1] for e in mine if isinstance(e, SeccompEvent)]
-    return Supervised(argv, status, live.name, live.loss, session or 0, len(lines), kept, mine)
+        session = target.session
+        if session == launch.UNSET_LOGINUID:  # it exited before we looked: take its first record's
+            session = _first_session(live.lines(), target.pid) or session
+        run = Supervised(argv, status, live.name, live.loss, session)
+        current = ""
+
+        def counted() -> Iterator[str]:
+            nonlocal current
+            for current in live.lines():
+                run.records += 1
+                yield current
+
+        for item in parse(counted(), SOURCE_NAME, InputFormat.AUDITD):
+            if isinstance(item, SeccompEvent):
+                if item.ses != session:
+                    continue
+                run.events += 1
+                if keep_lines:
+                    run.target_lines.append(current)
+            on_item(item)
+    return run
+
+
+def _first_session(lines: Iterator[str], pid: int) -> int | None:
+    for item in parse(lines, SOURCE_NAME, InputFormat.AUDITD):
+        if isinstance(item, SeccompEvent) and item.pid == pid and item.ses:
+            return item.ses
+    return None
 
 
 @contextlib.contextmanager
