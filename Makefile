@@ -19,12 +19,14 @@ demo: setup
 	$(LEARN) suggest $(DEMO)
 
 test: setup
-	$(PY) -m ruff check .
+	$(PY) -m ruff check . bench/parse bench/filter-cost bench/learn-overhead
 	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 bench: setup
 	$(PY) bench/parse
+	$(PY) bench/filter-cost
+	$(PY) bench/learn-overhead
 
 clean:
 	rm -rf $(VENV) build *.egg-info
