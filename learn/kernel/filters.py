@@ -5,6 +5,10 @@ libseccomp applies a rule to every arch of a filter, but a Profile allows names 
 of its own and they are merged: seccomp_merge moves each arch's rule set over intact when the
 arch sets are disjoint (tests/kernel/test_filters.py checks this on the exported BPF and in
 the kernel).
+
+Rules with argument conditions and other actions go through learn.lowering first: a profile's
+most restrictive matching rule wins, and libseccomp only gets that right for rules that do not
+overlap (an unconditional ALLOW silently drops a conditional ERRNO for the same syscall).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ import pyseccomp
 
 from learn.arch import AUDIT_ARCH_BY_NAME, canonical_arch, host_abis
 from learn.errors import KernelError, ProfileError
+from learn.lowering import Lowered, lower
 from learn.model import Action
-from learn.profile import EPERM, Profile
+from learn.profile import EPERM, Arg, Op, Profile, Verdict, arg_mask, rank
 from learn.syscalls import exists
 
 # Return values that need no data; ERRNO and TRACE carry the errno / tracer message.
@@ -31,6 +36,32 @@ _SIMPLE_RET: dict[Action, int] = {
     Action.KILL_THREAD: pyseccomp.KILL_THREAD,
     Action.TRAP: pyseccomp.TRAP,
     Action.LOG: pyseccomp.LOG,
+}
+_OPS = {
+    Op.EQ: pyseccomp.EQ,
+    Op.NE: pyseccomp.NE,
+    Op.LT: pyseccomp.LT,
+    Op.LE: pyseccomp.LE,
+    Op.GT: pyseccomp.GT,
+    Op.GE: pyseccomp.GE,
+    Op.MASKED_EQ: pyseccomp.MASKED_EQ,
+}
+# Calls libseccomp also filters through a multiplexer (socketcall(2), ipc(2)) on the ABIs that
+# have one: the multiplexer's name and the call's number there (linux/net.h, linux/ipc.h).
+_MULTIPLEXED_ARCHES = frozenset({"x86", "s390", "s390x", "ppc", "ppc64", "ppc64le", "mips", "mipsel"})
+# fmt: off
+_SOCKETCALLS = (
+    "socket", "bind", "connect", "listen", "accept", "getsockname", "getpeername", "socketpair",
+    "send", "recv", "sendto", "recvfrom", "shutdown", "setsockopt", "getsockopt", "sendmsg",
+    "recvmsg", "accept4", "recvmmsg", "sendmmsg",
+)
+_IPC_CALLS = {
+    "semop": 1, "semget": 2, "semctl": 3, "semtimedop": 4, "msgsnd": 11, "msgrcv": 12, "msgget": 13,
+    "msgctl": 14, "shmat": 21, "shmdt": 22, "shmget": 23, "shmctl": 24,
+}
+# fmt: on
+_MULTIPLEXED: dict[str, tuple[str, int]] = {n: ("socketcall", i) for i, n in enumerate(_SOCKETCALLS, 1)} | {
+    n: ("ipc", nr) for n, nr in _IPC_CALLS.items()
 }
 _MAX_ERRNO = 4095  # the kernel turns larger "errno" values into bogus pointers, not errors
 _OPTIMIZE_BINARY_TREE = 2
@@ -62,6 +93,8 @@ class BuiltFilter:
     # arch -> names the profile allows there that the arch has no syscall for; left out. Normal
     # for profiles written for several arches at once (OCI lists one name set for all).
     skipped: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Where the filter is less exact than the profile (argument conditions on multiplexed calls).
+    notes: tuple[str, ...] = ()
 
 
 def default_ret(profile: Profile) -> int:
@@ -76,8 +109,23 @@ def default_ret(profile: Profile) -> int:
         return cast(int, pyseccomp.ERRNO(errno))
     if action is Action.TRACE:
         return cast(int, pyseccomp.TRACE(errno))
-    # ALLOW would make the rules no-ops (libseccomp refuses them), USER_NOTIF needs a listener.
+    if action is Action.ALLOW and any(r.action is not Action.ALLOW for r in profile.rules):
+        return cast(int, pyseccomp.ALLOW)  # a deny list: systemd's ~, SPO's block lists
+    # ALLOW alone would make the rules no-ops (libseccomp refuses them), USER_NOTIF needs a listener.
     raise ProfileError(f"an enforcing filter cannot have default action {action.value}")
+
+
+def verdict_ret(verdict: Verdict) -> int:
+    """The SECCOMP_RET_* value of a rule's verdict."""
+    action = verdict.action
+    if action in _SIMPLE_RET:
+        return _SIMPLE_RET[action]
+    if action is Action.ALLOW:
+        return cast(int, pyseccomp.ALLOW)
+    if action is Action.USER_NOTIF:
+        return cast(int, pyseccomp.NOTIFY)
+    data = verdict.errno or 0
+    return cast(int, pyseccomp.ERRNO(data) if action is Action.ERRNO else pyseccomp.TRACE(data))
 
 
 def priority(count: int, most: int) -> int:
@@ -115,9 +163,11 @@ def build_filter(
         totals = {a: sum(n for (arch, _), n in counts.items() if arch == a) for a in targets}
         targets = tuple(sorted(targets, key=lambda a: -totals[a]))  # stable: ties keep order
     default: int = default_ret(profile) if mode is Mode.ENFORCE else pyseccomp.LOG
-    allowed: Mapping[str, Sequence[str]] = {} if mode is Mode.LEARN else profile.allowed
+    if mode is Mode.LEARN:
+        profile = Profile({})
+    allowed: Mapping[str, Sequence[str]] = profile.allowed
 
-    wanted = {name for arch in targets for name in allowed.get(arch, ())}
+    wanted = {name for arch in targets for name in allowed.get(arch, ())} | set(profile.rule_names())
     unknown = sorted(n for n in wanted if not _known_anywhere(n))
     if unknown:
         raise UnknownSyscallError(unknown)
@@ -125,13 +175,25 @@ def build_filter(
     most = max(counts.values(), default=0) if counts else 0
     merged: pyseccomp.SyscallFilter | None = None
     skipped: dict[str, tuple[str, ...]] = {}
+    notes: list[str] = []
     for arch in targets:
-        names = sorted(set(allowed.get(arch, ())))
+        rules = _arch_rules(profile, arch, mode)
+        names = sorted(set(allowed.get(arch, ())) | {name for name, _ in rules})
         missing = tuple(n for n in names if not _on_arch(arch, n))
         if missing:
             skipped[arch] = missing
-        prios = {n: priority(counts.get((arch, n), 0), most) for n in names} if counts else {}
-        part = _arch_filter(arch, default, [n for n in names if n not in missing], prios)
+        present = [n for n in names if n not in missing]
+        prios = {n: priority(counts.get((arch, n), 0), most) for n in present} if counts else {}
+        rules = [(n, low) for n, low in rules if n not in missing]
+        if arch in _MULTIPLEXED_ARCHES:
+            rules, muxed = _through_multiplexers(rules)
+            if muxed:
+                notes.append(
+                    f"{arch}: {', '.join(muxed)} can also be called through socketcall(2)/ipc(2), where "
+                    "their arguments are out of libseccomp's reach: there each gets the least "
+                    "restrictive verdict of its rules, as runtimes and snapd give it now"
+                )
+        part = _arch_filter(arch, default, rules, prios)
         if merged is None:
             merged = part
         else:
@@ -151,7 +213,7 @@ def build_filter(
             merged.set_attr(pyseccomp.Attr.CTL_LOG, 1)
         except OSError as e:
             raise KernelError(f"cannot log denials: SECCOMP_FILTER_FLAG_LOG: {e.strerror}") from e
-    return BuiltFilter(merged, targets, default, skipped)
+    return BuiltFilter(merged, targets, default, skipped, tuple(notes))
 
 
 def _arch_names(arches: Sequence[str]) -> tuple[str, ...]:
@@ -167,8 +229,64 @@ def _arch_names(arches: Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _arch_rules(profile: Profile, arch: str, mode: Mode) -> list[tuple[str, Lowered]]:
+    """(name, rule) for libseccomp on one arch: every name's rules lowered to disjoint ones."""
+    default = profile.default_verdict() if mode is Mode.ENFORCE else Verdict(Action.LOG, None)
+
+    def verdict(rule_action: Action, errno: int | None) -> Verdict:
+        # COMPLAIN allows what the profile allows and logs what it would deny, explicit denials too.
+        if mode is Mode.ENFORCE or rule_action is Action.ALLOW:
+            return Verdict(rule_action, errno)
+        return default
+
+    allowed = set(profile.allowed.get(arch, ()))
+    entries: dict[str, list[tuple[Verdict, tuple[Arg, ...]]]] = {}
+    ranked = sorted(enumerate(profile.rules), key=lambda ir: (rank(verdict(ir[1].action, None).action), ir[0]))
+    for _, rule in ranked:  # most restrictive first; ties in the profile's order
+        if arch in (profile.arches if rule.arches is None else rule.arches):
+            for name in rule.names:
+                entries.setdefault(name, []).append((verdict(rule.action, rule.errno), rule.args))
+    out: list[tuple[str, Lowered]] = []
+    for name in sorted(allowed | set(entries)):
+        named = entries.get(name, [])
+        if name in allowed:
+            named.append((Verdict(Action.ALLOW, None), ()))  # least restrictive: goes last
+        out.extend((name, low) for low in lower(named, default, arg_mask(arch), what=f"{name} on {arch}"))
+    return out
+
+
+def _through_multiplexers(rules: list[tuple[str, Lowered]]) -> tuple[list[tuple[str, Lowered]], list[str]]:
+    """Keep libseccomp's multiplexer copies of conditional rules from colliding.
+
+    For each rule of a multiplexed call libseccomp adds a copy on the multiplexer with a0 made
+    the call number and the other conditions kept, though they then test the multiplexer's own
+    registers: meaningless, and rules of different verdicts collide there (EEXIST). So the
+    multiplexer gets one rule first, `V if a0 == call`, with V the least restrictive verdict of
+    the call's rules; the copies, each made longer than it by an always-true condition where
+    needed, then add nothing there (libseccomp keeps the shorter chain) while the direct
+    syscall keeps its exact rules.
+    """
+    out: list[tuple[str, Lowered]] = []
+    muxed: list[str] = []
+    for name in dict.fromkeys(n for n, _ in rules):
+        lows = [low for n, low in rules if n == name]
+        if name not in _MULTIPLEXED or not any(low.args for low in lows):
+            out += [(name, low) for low in lows]
+            continue
+        muxed.append(name)
+        mux, call = _MULTIPLEXED[name]
+        loosest = max((low.verdict for low in lows), key=lambda v: rank(v.action))
+        out.append((mux, Lowered(loosest, (Arg(0, Op.EQ, call),))))
+        for low in lows:
+            if all(a.index == 0 for a in low.args):
+                free = max(set(range(6)) - {a.index for a in low.args})
+                low = Lowered(low.verdict, (*low.args, Arg(free, Op.MASKED_EQ, 0, 0)))
+            out.append((name, low))
+    return out, muxed
+
+
 def _arch_filter(
-    arch: str, default: int, names: Sequence[str], prios: Mapping[str, int]
+    arch: str, default: int, rules: Sequence[tuple[str, Lowered]], prios: Mapping[str, int]
 ) -> pyseccomp.SyscallFilter:
     flt = pyseccomp.SyscallFilter(default)
     token = AUDIT_ARCH_BY_NAME[arch]
@@ -176,12 +294,15 @@ def _arch_filter(
         # Native goes first: a big-endian arch cannot join a filter holding little-endian x86_64.
         _libseccomp(flt.remove_arch, pyseccomp.Arch.NATIVE, what=f"building the {arch} filter")
         _libseccomp(flt.add_arch, token, what=f"building the {arch} filter")
-    for name in names:
+    for name, low in rules:
         # libseccomp reads a rule's syscall as a native number and translates it by name to each
         # arch in the filter, so a name the host lacks (x86 socketcall) still lands right.
-        _libseccomp(flt.add_rule, pyseccomp.ALLOW, name, what=f"allowing {name} on {arch}")
-        if prios.get(name):
-            _libseccomp(flt.syscall_priority, name, prios[name], what=f"prioritizing {name}")
+        args = [pyseccomp.Arg(a.index, _OPS[a.op], a.value, a.value2) for a in low.args]
+        what = f"{low.verdict} for {name}{' if ' + ' && '.join(map(str, low.args)) if low.args else ''} on {arch}"
+        _libseccomp(flt.add_rule, verdict_ret(low.verdict), name, *args, what=what)
+    for name, prio in prios.items():
+        if prio:
+            _libseccomp(flt.syscall_priority, name, prio, what=f"prioritizing {name}")
     return flt
 
 
