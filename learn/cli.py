@@ -21,7 +21,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from learn import __version__
 from learn.atomic import write_atomically
 from learn.errors import LearnError
-from learn.formats import OutputFormat, render
+from learn.formats import OutputFormat
 from learn.model import Action, Problem
 from learn.pipeline import build_profile, learn_from_logs, stream_events
 from learn.profile import Profile
@@ -170,12 +170,7 @@ def suggest(
         if not quiet:
             print_summary(findings, err, None)
         _fail(f"no seccomp records found in {', '.join(findings.sources)}", NO_RECORDS_HINT, EXIT_NO_RECORDS)
-    text = render(build_profile(findings), fmt)
-    if output is None or output == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        write_atomically(output, text)
+    _emit(build_profile(findings), fmt, output)
     if not quiet:
         print_summary(findings, err, output or "stdout")
     if findings.loss_reported and not allow_loss:
@@ -226,12 +221,7 @@ def run(
         code = result.status or (EXIT_LOST if result.lost and not allow_loss else EXIT_NO_RECORDS)
         _fail(f"no seccomp records of the target arrived from the {result.source} source{lost}",
               "" if result.lost else NO_RECORDS_HINT, code)  # fmt: skip
-    text = render(build_run_profile(result, findings, base, in_oci_runtime=oci_bundle is not None), fmt)
-    if output is None or output == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        write_atomically(output, text)
+    _emit(build_run_profile(result, findings, base, in_oci_runtime=oci_bundle is not None), fmt, output)
     if not quiet:
         findings.sources = [f"a run of {result.argv[0]} (audit session {result.session})"]
         print_summary(findings, err, output or "stdout")
@@ -251,11 +241,7 @@ def merge_profiles(
     """Unite profiles: every syscall any of them allows, on every arch any of them lists."""
     from learn.profile import merge
 
-    text = render(merge(*(_read_profile(p) for p in profiles)), fmt)
-    if output is None or output == "-":
-        sys.stdout.write(text)
-    else:
-        write_atomically(output, text)
+    _emit(merge(*(_read_profile(p) for p in profiles)), fmt, output)
 
 
 @app.command(context_settings=PASS_THROUGH, epilog="Exit status: the target's (128+N if killed by signal N).")
@@ -356,27 +342,35 @@ def show(profile: ProfileArg) -> None:
 
 @app.command()
 def diff(a: ProfileArg, b: ProfileArg) -> None:
-    """Syscalls added (+) and removed (-) per arch, from profile A to profile B."""
-    pa, pb = _read_profile(a), _read_profile(b)
-    changed = False
-    for arch in sorted(set(pa.arches) | set(pb.arches)):
-        before, after = set(pa.allowed.get(arch, ())), set(pb.allowed.get(arch, ()))
-        lines = [f"+{n}" for n in sorted(after - before)] + [f"-{n}" for n in sorted(before - after)]
-        if lines:
-            changed = True
-            sys.stdout.write(f"{arch}:\n" + "".join(f"  {line}\n" for line in lines))
-    if not changed:
-        sys.stdout.write("no differences\n")
+    """Syscalls and rules added (+) and removed (-) per arch, from profile A to profile B."""
+    from learn.diff import diff as compare
+
+    changes = compare(_read_profile(a), _read_profile(b))
+    sys.stdout.write("".join(f"{line}\n" for line in changes.lines()) if changes else "no differences\n")
 
 
 def _read_profile(path: str) -> Profile:
-    from learn import formats
+    """A profile of any supported format; what the reader left out or assumed goes to stderr."""
+    from learn.formats import load_profile
 
-    reader = getattr(formats, "read_profile", None)
-    if reader is None:  # pragma: no cover - until the readers land
-        _fail("reading profiles is not available yet")
-    profile: Profile = reader(path)
-    return profile
+    loaded = load_profile(path)
+    for note in loaded.notes:
+        err.print(f"learn: note: {note}", markup=False)
+    return loaded.profile
+
+
+def _emit(profile: Profile, fmt: OutputFormat, output: str | None) -> None:
+    """Write the profile, atomically to a file; say what the format could not express."""
+    from learn.formats import write
+
+    result = write(profile, fmt)
+    for note in result.notes:
+        err.print(f"learn: note: {fmt.value} cannot express: {note}", markup=False)
+    if output is None or output == "-":
+        sys.stdout.write(result.text)
+        sys.stdout.flush()
+    else:
+        write_atomically(output, result.text)
 
 
 @app.command()
