@@ -61,6 +61,6 @@ def check(
     source: str | None = None,
     creds: launch.Credentials | None = None,
 ) -> CheckResult:
-    tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG}) if complain else DENIALS))
+    tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG}) if complain else DENIALS), live=True)
     run = supervise(argv, installer.install, tally.item, source, creds)
     return CheckResult(run, tally.finish())

@@ -35,7 +35,7 @@ class RunRequest:
 def learn_run(request: RunRequest) -> tuple[Supervised, Findings]:
     creds = launch.resolve_user(request.user, request.group)
     base = request.base or Profile({})
-    tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG})))
+    tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG})), live=True)
     if request.bundle is not None:
         with oci.learning_bundle(request.bundle, base) as bundle:
             argv = [request.oci_runtime or "runc", "run", "--bundle", bundle, f"learn-{os.getpid()}"]

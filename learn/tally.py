@@ -45,10 +45,13 @@ class Findings:
 class Tally:
     """Dedupe, select and count, one event at a time or many identical ones at once."""
 
-    def __init__(self, sources: list[str], selection: Selection) -> None:
+    def __init__(self, sources: list[str], selection: Selection, *, live: bool = False) -> None:
         self.findings = Findings(sources)
         self.selection = selection
         self.dedupe = Deduplicator()
+        # A live source hands over each record once (its serials are checked for gaps), so
+        # a run of a million calls need not pay for remembering a million stamps.
+        self._dedupe = not live
         self.aggregate = Aggregator()
         self._matches = selection.predicate()
 
@@ -67,7 +70,7 @@ class Tally:
             f.problems.append(problem)
 
     def event(self, e: SeccompEvent) -> None:
-        if self.dedupe.is_duplicate(e):
+        if self._dedupe and self.dedupe.is_duplicate(e):
             return
         self.findings.events += 1
         if self._matches(e):
