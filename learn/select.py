@@ -45,10 +45,6 @@ class Selection:
             return lambda e: e.action in actions
         return self.matches
 
-    @property
-    def needs_time(self) -> bool:
-        return self.since is not None or self.until is not None
-
 
 def _belongs_to_snap(e: SeccompEvent, snap: str) -> bool:
     """A snap's processes carry its AppArmor label snap.NAME.* or run from /snap/NAME/."""

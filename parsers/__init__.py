@@ -13,14 +13,14 @@ from enum import StrEnum
 from learn.model import Item, Problem, ProblemKind
 from parsers.auditd import AUDITD_LINE, frame_auditd
 from parsers.fastpath import FastDecoder
-from parsers.framing import Framed, Lost, Refused
+from parsers.framing import LOOK_MARKS, Framed, Lost, Refused
 from parsers.kernel import frame_journal_json, frame_kernel_log
 from parsers.record import decode_record
 
 __all__ = ["InputFormat", "frame_line", "parse", "split_lines"]
 
 # A line with none of these cannot hold a record or a loss notice; most lines stop here.
-_WORTH_A_LOOK = re.compile("SECCOMP|1326|seccomp|suppressed|audit_lost|exceeded|hold queue|^{")
+_WORTH_A_LOOK = re.compile("|".join(map(re.escape, LOOK_MARKS)) + "|^{")
 _AUDITD_SECCOMP = "type=SECCOMP msg=audit("
 
 Frame = Framed | Refused | Lost | None

@@ -8,6 +8,9 @@ from learn.model import ProblemKind
 
 # Substrings that mark a line as quoting a SECCOMP record, whoever wrote it.
 RECORD_MARKS = ("type=SECCOMP", "type=1326", "SECCOMP auid=", 'reason="seccomp"')
+# Substrings without which a line can hold neither a record nor a loss notice (JSON aside:
+# journald may write MESSAGE as a byte array).
+LOOK_MARKS = ("SECCOMP", "1326", "seccomp", "suppressed", "audit_lost", "exceeded", "hold queue")
 
 
 class Framed(NamedTuple):

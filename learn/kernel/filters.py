@@ -179,7 +179,7 @@ def build_filter(
     for arch in targets:
         rules = _arch_rules(profile, arch, mode)
         names = sorted(set(allowed.get(arch, ())) | {name for name, _ in rules})
-        missing = tuple(n for n in names if not _on_arch(arch, n))
+        missing = tuple(n for n in names if not exists(n, arch))
         if missing:
             skipped[arch] = missing
         present = [n for n in names if n not in missing]
@@ -306,12 +306,8 @@ def _arch_filter(
     return flt
 
 
-def _on_arch(arch: str, name: str) -> bool:
-    return exists(name, arch)
-
-
 def _known_anywhere(name: str) -> bool:
-    return any(_on_arch(arch, name) for arch in AUDIT_ARCH_BY_NAME)
+    return any(exists(name, arch) for arch in AUDIT_ARCH_BY_NAME)
 
 
 def _libseccomp(call: Callable[..., object], *args: object, what: str) -> None:

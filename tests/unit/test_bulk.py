@@ -39,3 +39,15 @@ def test_bulk_accepts_only_what_the_fast_path_accepts() -> None:
         for line in path.read_text(errors="replace").split("\n"):
             if BULK_LINE.match("\n" + line + "\n"):
                 assert FAST_LINE.match(line), line
+
+
+def test_bulk_looks_at_the_lines_the_line_parser_looks_at() -> None:
+    from parsers import _WORTH_A_LOOK
+    from parsers.bulk import _worth_a_look
+    from parsers.framing import LOOK_MARKS
+
+    samples = [f"x {mark} y" for mark in LOOK_MARKS] + ["{}", "nothing here", "type=PATH inode=13"]
+    for path in LOGS:
+        samples += path.read_text(errors="replace").split("\n")
+    for line in samples:
+        assert _worth_a_look(line) == bool(_WORTH_A_LOOK.search(line)), line
