@@ -14,10 +14,10 @@ from learn.arch import arch_from_audit
 from learn.model import Action, SeccompEvent
 from learn.syscalls import syscall_name
 from parsers.fields import FAST_BODY, untrusted_string
-from parsers.record import BadRecord, decode_code
+from parsers.values import BadRecord, decode_code
 
 FAST_LINE = re.compile(r"type=SECCOMP msg=audit\(((\d+)\.(\d+):\d+)\): " + FAST_BODY.pattern)
-_MAX_U32_DIGITS = 10
+U32 = 0xFFFFFFFF
 _CACHE_LIMIT = 1 << 16
 
 
@@ -32,8 +32,16 @@ class FastDecoder:
         m = FAST_LINE.match(line)
         if m is None:
             return None
-        stamp, sec, ms, auid, uid, _gid, ses, subj, pid, comm, exe, arch_hex, nr_s, ip, code = m.groups()
-        if len(auid) > _MAX_U32_DIGITS or len(uid) > _MAX_U32_DIGITS or len(ses) > _MAX_U32_DIGITS:
+        groups = m.groups()
+        stamp, sec, ms = groups[:3]
+        return self.body(groups[3:], stamp, int(sec) + int(ms) / 1000, source, number)
+
+    def body(
+        self, groups: tuple[str, ...], stamp: str | None, ts: float | None, source: str, number: int
+    ) -> SeccompEvent | None:
+        """The event for FAST_BODY's groups, or None when a value is odd (the general path says why)."""
+        auid, uid, _gid, ses, subj, pid, comm, exe, arch_hex, nr_s, ip, code = groups
+        if int(auid) > U32 or int(uid) > U32 or int(ses) > U32:
             return None
         syscall = self._syscall(arch_hex, nr_s)
         action = self._code(code)
@@ -42,7 +50,7 @@ class FastDecoder:
         arch, nr, name = syscall
         return SeccompEvent(
             arch, nr, name, action[0], action[1], int(pid), self._string(comm), self._string(exe), stamp,
-            source, number, int(sec) + int(ms) / 1000, int(uid), int(auid), int(ses), subj, int(ip, 16),
+            source, number, ts, int(uid), int(auid), int(ses), subj, int(ip, 16),
         )  # fmt: skip
 
     def key(

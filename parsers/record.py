@@ -8,9 +8,6 @@ from collections.abc import Iterator
 
 from learn.arch import arch_from_audit, canonical_arch, compat_arch, native_arch
 from learn.model import (
-    ACTION_BY_RET,
-    RET_ACTION_MASK,
-    RET_DATA_MASK,
     Action,
     Item,
     Problem,
@@ -18,7 +15,15 @@ from learn.model import (
     SeccompEvent,
 )
 from learn.syscalls import number_from_audit_name, syscall_name, syscall_number
+from parsers.fastpath import FastDecoder
 from parsers.fields import FAST_BODY, strip_enrichment, tokenize, untrusted_string
+from parsers.values import BadRecord, decode_code
+
+__all__ = ["BadRecord", "decode_code", "decode_record", "parse_stamp"]
+
+# Records the fast shape fits are decoded as on the fast line path; odd values (an arch
+# libseccomp lacks, a cut code=) fall through to the tokenizer, which names the problem.
+_FAST = FastDecoder()
 
 U32 = 0xFFFFFFFF
 _RAW_STAMP = re.compile(r"(\d+)\.(\d+):(\d+)")
@@ -30,13 +35,6 @@ _ELIDED_STAMP = "..."
 _INTERPRETED_CODE = re.compile(r"([a-z_]+)(?:\((\d+)\))?")
 _INTERPRETED_ACTIONS = {a.value: a for a in Action} | {"kill": Action.KILL_THREAD}
 _UNKNOWN_SYSCALL = re.compile(r"unknown-syscall\((-?\d+)\)")
-_DATA_ACTIONS = (Action.ERRNO, Action.TRAP, Action.TRACE)
-
-
-class BadRecord(Exception):
-    def __init__(self, kind: ProblemKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def parse_stamp(stamp: str) -> tuple[str | None, float | None]:
@@ -54,16 +52,6 @@ def parse_stamp(stamp: str) -> tuple[str | None, float | None]:
     if stamp == _ELIDED_STAMP:
         return None, None
     raise BadRecord(ProblemKind.MALFORMED, f"audit stamp {stamp!r} is not seconds.millis:serial")
-
-
-def decode_code(value: int) -> tuple[Action, int | None]:
-    """The action and its data from code=; a value the kernel cannot write is a cut record."""
-    action = ACTION_BY_RET.get(value & RET_ACTION_MASK)
-    data = value & RET_DATA_MASK
-    if action is None or (data and action not in _DATA_ACTIONS) or (action is Action.ERRNO and data > 4095):
-        raise BadRecord(ProblemKind.TRUNCATED, f"code=0x{value:x} is no seccomp action (record cut short?)")
-    # The kernel logs the action without its data, so errno is known only if a record has it.
-    return action, (data or None) if action is Action.ERRNO else None
 
 
 def _int(fields: dict[str, str], key: str, *, required: bool = False, limit: int = U32) -> int | None:
@@ -86,23 +74,6 @@ def _int(fields: dict[str, str], key: str, *, required: bool = False, limit: int
 def _interpreted_int(fields: dict[str, str], key: str) -> int | None:
     raw = fields.get(key)
     return int(raw) if raw is not None and raw.isdigit() else None
-
-
-def _decode_fast(m: re.Match[str], serial: str | None, ts: float | None, source: str, line: int) -> Item:
-    auid, uid, _gid, ses, subj, pid, comm, exe, arch_hex, nr_s, ip, code = m.groups()
-    nr = int(nr_s)
-    audit_arch = int(arch_hex, 16)
-    arch = arch_from_audit(audit_arch, nr)
-    if arch is None:
-        return Problem(ProblemKind.MALFORMED, f"arch={arch_hex} is no arch libseccomp knows", source, line)
-    action, errno = decode_code(int(code, 16))
-    if int(auid) > U32 or int(uid) > U32 or int(ses) > U32:
-        raise BadRecord(ProblemKind.MALFORMED, "auid, uid or ses out of range")
-    return SeccompEvent(
-        arch, nr, syscall_name(arch, nr), action, errno, int(pid),
-        untrusted_string(comm), untrusted_string(exe), serial, source, line,
-        ts, int(uid), int(auid), int(ses), subj, int(ip, 16),
-    )  # fmt: skip
 
 
 def _decode_fields(
@@ -175,8 +146,9 @@ def decode_record(
         serial, ts = parse_stamp(stamp) if stamp is not None else (None, None)
         if not interpreted and not legacy:
             m = FAST_BODY.match(body)
-            if m:
-                yield _decode_fast(m, serial, ts, source, line)
+            event = _FAST.body(m.groups(), serial, ts, source, line) if m else None
+            if event is not None:
+                yield event
                 return
         fields = tokenize(strip_enrichment(body))
         arch, nr, name, action, errno = _decode_fields(fields, interpreted=interpreted, legacy=legacy)

@@ -226,3 +226,8 @@ def test_stamped_copies_count_once_and_loops_count_every_time() -> None:
     got = list(dedupe(items(stamped, f"[ 1.0] {KERNEL}", journal, journal, journal)))
     # one stamped event (twice printed) + its unstamped copy; two more unstamped calls
     assert len(got) == 3 and dedupe.duplicates == 2
+
+
+def test_ids_beyond_32_bits_are_malformed_on_the_fast_path_too() -> None:
+    line = f"type=SECCOMP msg=audit({STAMP}): {BODY.replace('auid=1000', 'auid=4294967296')}"
+    assert problem_kinds(line) == [ProblemKind.MALFORMED]
