@@ -15,11 +15,16 @@ from collections import Counter
 from typing import NamedTuple
 
 PREFIX = "type=SECCOMP msg=audit("
+# An id the kernel can write: at most 4294967295 (the fast path checks the same with int()).
+_U32 = (
+    r"(?:4294967295|\d{1,9}|[1-3]\d{9}|4[01]\d{8}|42[0-8]\d{7}|429[0-3]\d{6}|4294[0-8]\d{5}|42949[0-5]\d{4}"
+    r"|429496[0-6]\d{3}|4294967[01]\d{2}|42949672[0-8]\d|429496729[0-4])"
+)
 # A subset of what FAST_LINE accepts (subj= without spaces, or AppArmor's "label (mode)",
 # since a lazy match costs twice the time), led by "\n" so the engine scans for a literal
 # prefix (a (?m)^ anchor makes it try every character). Tests keep the two in step.
 BULK_LINE = re.compile(
-    r"\ntype=SECCOMP msg=audit\((\d+\.\d+:\d+)\): auid=\d{1,10} uid=\d{1,10} gid=\d+ ses=\d{1,10}"
+    rf"\ntype=SECCOMP msg=audit\((\d+\.\d+:\d+)\): auid={_U32} uid={_U32} gid=\d+ ses={_U32}"
     r"(?: subj=[^ \n]+(?: \([a-z]+\))?)? pid=\d+ comm=(?:\"[^\"\n]*\"|[0-9A-F]+|\(null\)|\?)"
     r" exe=(\"[^\"\n]*\"|[0-9A-F]+|\(null\)|\?) sig=\d+ arch=([0-9a-f]+) syscall=(-?\d+)"
     r" compat=\d ip=0x[0-9a-f]+ code=0x([0-9a-f]+)(?=\n|\x1d| |[A-Z][A-Z_]*=)"

@@ -51,3 +51,17 @@ def test_bulk_looks_at_the_lines_the_line_parser_looks_at() -> None:
         samples += path.read_text(errors="replace").split("\n")
     for line in samples:
         assert _worth_a_look(line) == bool(_WORTH_A_LOOK.search(line)), line
+
+
+def test_bulk_leaves_ids_beyond_32_bits_to_the_line_parser() -> None:
+    from parsers.bulk import count_block
+
+    good = (
+        "type=SECCOMP msg=audit(1.2:3): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=1 comm=\"a\" "
+        'exe="/a" sig=0 arch=c000003e syscall=1 compat=0 ip=0x1 code=0x7ffc0000\n'
+    )
+    assert count_block(good) is not None
+    for bad in ("auid=4294967296", "ses=9999999999", "uid=4294967300"):
+        key = bad.split("=")[0]
+        line = good.replace(f" {key}=", f" {key}=X", 1).replace(f"{key}=X" + good.split(f" {key}=")[1].split()[0], bad)
+        assert count_block(line) is None, line
