@@ -57,7 +57,7 @@ def test_bulk_leaves_ids_beyond_32_bits_to_the_line_parser() -> None:
     from parsers.bulk import count_block
 
     good = (
-        "type=SECCOMP msg=audit(1.2:3): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=1 comm=\"a\" "
+        'type=SECCOMP msg=audit(1.2:3): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=1 comm="a" '
         'exe="/a" sig=0 arch=c000003e syscall=1 compat=0 ip=0x1 code=0x7ffc0000\n'
     )
     assert count_block(good) is not None
