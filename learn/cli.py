@@ -248,23 +248,18 @@ def merge_profiles(
 def enforce(
     profile: Annotated[str | None, typer.Argument(help="Profile file (OCI or snapd); omit with --bpf.")] = None,
     command: MaybeCommand = None,
-    bpf: Annotated[str | None, typer.Option(help="Load this compiled BPF (checked against its sidecar).")] = None,
+    bpf: Annotated[str | None, typer.Option(help="Load this compiled BPF if it is its source's build.")] = None,
     user: User = None,
     group: Group = None,
 ) -> None:
     """Run a program under a profile in enforce mode: EPERM for the rest, denials logged."""
-    from learn.enforce import Installer, profile_installer
+    from learn.enforce import compiled_installer, profile_installer
     from learn.enforce import enforce as run_enforced
     from learn.kernel import launch
 
     argv = [profile, *(command or [])] if bpf and profile else list(command or [])
     if bpf:
-        from learn.compiled import load_compiled
-        from learn.kernel.bpf import load_bpf
-
-        program, sidecar = load_compiled(bpf)
-        log = bool(sidecar.get("log_denials"))
-        installer = Installer(lambda: load_bpf(program, log=log), ())
+        installer = compiled_installer(bpf)
     elif profile:
         installer = profile_installer(_read_profile(profile))
     else:
@@ -316,14 +311,18 @@ def compile_command(
     profile: ProfileArg,
     output: Annotated[str, typer.Option("-o", "--output", help="Where to write the BPF (and OUT.json).")],
 ) -> None:
-    """Compile a profile to raw BPF for this host's ABIs, with a sidecar that keeps it fresh."""
+    """Compile a profile to raw BPF for this host's ABIs, plus a sidecar naming its source (see enforce --bpf)."""
     from learn.compiled import compile_profile
     from learn.kernel.features import flag_log_probe
 
-    sidecar = compile_profile(_read_profile(profile), profile, output, log_denials=flag_log_probe().ok)
+    compiled = compile_profile(profile, output, log_denials=flag_log_probe().ok)
+    for note in compiled.notes:
+        err.print(f"learn: note: {note}", markup=False)
+    size = f"{len(compiled.program) // 8} BPF instructions"
+    what = "no filter (the profile allows every call)" if compiled.unrestricted else size
     err.print(
-        f"learn: {output}: {sidecar['instructions']} BPF instructions for {', '.join(sidecar['arches'])}"  # type: ignore[arg-type]
-        f" (libseccomp {sidecar['libseccomp']}); sidecar {output}.json",
+        f"learn: {output}: {what} for {', '.join(compiled.arches)}"
+        f" (libseccomp {compiled.sidecar['libseccomp']}); sidecar {output}.json",
         markup=False,
     )
 
@@ -331,9 +330,13 @@ def compile_command(
 @app.command()
 def show(profile: ProfileArg) -> None:
     """Print the profile's filter as libseccomp's PFC, after the allowed syscalls per arch."""
+    from learn.compiled import unrestricted
     from learn.kernel.filters import Mode, build_filter, export_pfc
 
     loaded = _read_profile(profile)
+    if unrestricted(loaded):
+        sys.stdout.write("# unrestricted: no filter is loaded (the profile allows every call)\n")
+        return
     for arch in loaded.arches:
         names = loaded.allowed.get(arch, ())
         sys.stdout.write(f"# {arch}: {len(names)} allowed: {' '.join(names)}\n")

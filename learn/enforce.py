@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from learn.compiled import UNRESTRICTED_NOTE, load_compiled, unrestricted
 from learn.kernel import features, launch
+from learn.kernel.bpf import load_bpf
 from learn.kernel.filters import Mode, build_filter, load
 from learn.model import Action
 from learn.profile import Profile
@@ -30,6 +32,8 @@ class Installer:
 
 def profile_installer(profile: Profile, *, complain: bool = False) -> Installer:
     """Build the filter in the parent (libseccomp allocates); the child only loads it."""
+    if unrestricted(profile):
+        return Installer(_no_filter, (UNRESTRICTED_NOTE,))
     notes: list[str] = []
     flag_log = features.flag_log_probe()
     if not complain and not flag_log.ok:
@@ -38,6 +42,22 @@ def profile_installer(profile: Profile, *, complain: bool = False) -> Installer:
     for arch, names in sorted(built.skipped.items()):
         notes.append(f"{arch} has no {', '.join(names)}: left out of its rules")
     return Installer(lambda: load(built.filter), tuple(notes))
+
+
+def compiled_installer(path: str) -> Installer:
+    """Load the BPF at path once learn.compiled vouches it is its source's build; denials are
+    logged where the kernel can (probed here, never taken from the sidecar)."""
+    flag_log = features.flag_log_probe()
+    compiled = load_compiled(path, log_denials=flag_log.ok)
+    if compiled.unrestricted:
+        return Installer(_no_filter, (f"{path}: {UNRESTRICTED_NOTE}",))
+    notes = () if flag_log.ok else (f"{flag_log.message}: denials will not be logged ({flag_log.fix})",)
+    program = compiled.program
+    return Installer(lambda: load_bpf(program, log=flag_log.ok), notes)
+
+
+def _no_filter() -> None:
+    """snap-confine loads nothing for @unrestricted; neither does learn (nor no_new_privs)."""
 
 
 def enforce(argv: Sequence[str], installer: Installer, creds: launch.Credentials | None = None) -> int:
