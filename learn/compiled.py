@@ -113,6 +113,8 @@ class Compiled:
 
 def compile_profile(source: str, out: str, *, log_denials: bool, fmt: OutputFormat | None = None) -> Compiled:
     """Compile the profile file source; write OUT (raw BPF) and OUT.json (the sidecar)."""
+    if source == "-":
+        raise ProfileError("compile reads the profile from a file, not standard input", "enforce --bpf re-reads it")
     path = os.path.abspath(source)
     data = read_trusted(path, MAX_SOURCE_BYTES)
     read, chosen = parse_source(data, source, fmt)
@@ -151,7 +153,10 @@ def load_compiled(path: str, *, log_denials: bool) -> Compiled:
         raise ProfileError(
             f"{path} was compiled with libseccomp {recorded}; this host has {running}", recompile_hint(path, source)
         )
-    data = read_trusted(source, MAX_SOURCE_BYTES)
+    try:
+        data = read_trusted(source, MAX_SOURCE_BYTES)
+    except MissingFileError as err:
+        raise ProfileError(f"{path} cannot be checked: {err}", recompile_hint(path)) from None
     if hashlib.sha256(data).hexdigest() != sidecar["source_sha256"]:
         raise ProfileError(f"{path} is stale: {source} changed since it was compiled", recompile_hint(path, source))
     fmt = OutputFormat(str(sidecar["source_format"]))

@@ -206,6 +206,28 @@ def test_a_source_that_is_not_a_regular_file_is_refused_at_once(compiled: tuple[
     assert time.monotonic() - start < 10
 
 
+def test_a_sidecar_that_is_dev_zero_is_refused_at_once(compiled: tuple[Path, Path, Path]) -> None:
+    exe, _, bpf = compiled
+    sidecar = Path(f"{bpf}.json")
+    sidecar.unlink()
+    sidecar.symlink_to("/dev/zero")
+    result = learn("enforce", "--bpf", bpf, "--", exe, timeout=30)
+    assert refused(result, f"{sidecar}: not a regular file"), result
+
+
+def test_under_sudo_the_user_who_ran_it_is_trusted_too(compiled: tuple[Path, Path, Path]) -> None:
+    exe, profile, bpf = compiled
+    os.chown(profile, NOBODY, NOBODY)
+    assert refused(learn("enforce", "--bpf", bpf, "--", exe), "owned by uid 65534")
+    as_sudo = subprocess.run(
+        [*LEARN, "enforce", "--bpf", str(bpf), "--", str(exe)],
+        env={**os.environ, "SUDO_UID": str(NOBODY)},
+        capture_output=True,
+        text=True,
+    )
+    assert as_sudo.stdout == "hello\n", as_sudo.stderr
+
+
 def test_a_bpf_too_big_for_the_kernel_is_not_read_whole(compiled: tuple[Path, Path, Path]) -> None:
     exe, _, bpf = compiled
     bpf.write_bytes(b"\0" * (4096 * 8 + 8))
