@@ -76,12 +76,10 @@ def _walk_to_parent(path: str, uids: frozenset[int]) -> tuple[int, str, str, os.
     its lstat)."""
     absolute = path if path.startswith("/") else os.path.join(os.getcwd(), path)
     pending = _parts(absolute)
-    if not pending:
-        raise UntrustedFileError(f"{path}: not a regular file", "give the file itself")
     stack = [_open_dir("/", None, "/", uids)]  # (fd, stat, shown path) of each directory walked
     links = 0
     try:
-        while True:
+        while pending:
             part = pending.pop(0)
             fd, dir_st, where = stack[-1]
             if part == "..":
@@ -110,13 +108,12 @@ def _walk_to_parent(path: str, uids: frozenset[int]) -> tuple[int, str, str, os.
                         os.close(fd_)
                     del stack[1:]
                 pending[:0] = _parts(target)
-                if not pending:
-                    raise UntrustedFileError(f"{path}: not a regular file", "give the file itself")
                 continue
             if not pending:
                 parent = stack.pop()[0]
                 return parent, part, shown, st
             stack.append(_open_dir(part, fd, shown, uids))
+        raise UntrustedFileError(f"{path}: not a regular file", "give the file itself")  # a directory
     finally:
         for fd_, _, _ in stack:
             os.close(fd_)

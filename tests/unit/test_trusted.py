@@ -29,8 +29,9 @@ def test_refuses_what_is_not_a_small_regular_file(tmp_path: Path) -> None:
     (tmp_path / "big").write_bytes(b"12345")
     with pytest.raises(InputError, match="larger than 4 bytes"):
         read_trusted(str(tmp_path / "big"), 4)
-    with pytest.raises(UntrustedFileError, match="not a regular file"):
-        read_trusted(str(tmp_path), 4)
+    for directory in (str(tmp_path), "/", f"{tmp_path}/..", "/.."):
+        with pytest.raises(UntrustedFileError, match="not a regular file"):
+            read_trusted(directory, 4)
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(UntrustedFileError, match="not a regular file"):
         read_trusted(str(tmp_path / "fifo"), 4)  # returns at once: never opened
