@@ -40,7 +40,7 @@ MAX_BPF_BYTES = MAX_INSTRUCTIONS * INSTRUCTION_BYTES  # the kernel's BPF_MAXINSN
 MAX_SIDECAR_BYTES = 64 << 10
 MAX_SOURCE_BYTES = 4 << 20  # moby's default profile is 20 kB
 UNRESTRICTED_NOTE = (
-    "the profile allows every call (snapd's @unrestricted): no filter is loaded, as snap-confine does; "
+    "the profile allows every call (like snapd's @unrestricted): no filter is loaded, as snap-confine does; "
     "nothing can be denied"
 )
 
