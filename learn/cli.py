@@ -1,69 +1,134 @@
 """The `learn` command line: the only module that knows typer.
 
-Exit codes: 0 success; 1 no seccomp records found; 2 bad usage or unreadable input;
-4 the logs say records were lost (the profile is still written; --allow-loss gives 0).
+Exit codes: 0 success; 1 no seccomp records found; 2 bad usage, unreadable input or an output
+that cannot be written; 3 `check`: something was denied; 4 records were lost (the profile is
+still written; --allow-loss gives 0); 5 `check`: nothing denied, but the target failed.
+`diff` follows diff(1): 0 same, 1 different, 2 trouble.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from learn import __version__
-from learn.atomic import write_atomically
-from learn.errors import LearnError
+from learn.argv import OptionTable, split_program
+from learn.atomic import check_writable, keep_elsewhere, write_atomically
+from learn.errors import LearnError, OutputError
 from learn.formats import OutputFormat
 from learn.model import Action, Problem
-from learn.pipeline import build_profile, learn_from_logs, stream_events
+from learn.pipeline import Findings, build_profile, learn_from_logs, stream_events
 from learn.profile import Profile
 from learn.select import DEFAULT_ACTIONS, Selection
 from learn.sources import Progress as ProgressHook
 from learn.summary import print_run_summary, print_summary
+from learn.supervise import Supervised
 from parsers import InputFormat
 
-EXIT_OK, EXIT_NO_RECORDS, EXIT_USAGE, EXIT_DENIED, EXIT_LOST = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_NO_RECORDS, EXIT_USAGE, EXIT_DENIED, EXIT_LOST, EXIT_TARGET_FAILED = 0, 1, 2, 3, 4, 5
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in learn (LEARN_DEBUG=1 shows the traceback)
 EXIT_CODES_HELP = (
-    "Exit codes: 0 success; 1 no seccomp records found; 2 bad usage or unreadable input; "
-    "4 the logs say records were lost (profile written, marked incomplete; --allow-loss gives 0)."
+    "Exit codes: 0 success; 1 no seccomp records found (or none the selection matches); 2 bad usage, "
+    "unreadable input or an output that cannot be written; 4 the logs say records were lost (profile "
+    "written, marked incomplete; --allow-loss gives 0)."
 )
 PROGRESS_MIN_BYTES = 8 << 20
 NO_RECORDS_HINT = (
     "is auditd running (auditctl -s), or did the records go to the kernel log (dmesg)? "
     "Is `log` in /proc/sys/kernel/seccomp/actions_logged? Records of other actions need --action."
 )
+CONTAINER_RUNTIMES = frozenset({"runc", "crun", "runsc", "youki", "podman", "docker"})
+SHOWN_EXES = 3
+KEEP_HINT = "free some space or choose another path, then move the kept file there"
+
+
+class _UntypedArgument(TyperArgument):
+    """An argument shown by its name only: typer would add `<list[str]>` to it in --help."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+class _Command(TyperCommand):
+    """Help without typer's type tags: arguments show their name, options their metavar."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, TyperArgument):
+                param.__class__ = _UntypedArgument
+
+    def get_help_option(self, ctx: Any) -> TyperOption | None:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = FLAG
+        return option
+
+
+class _Group(TyperGroup):
+    def get_help_option(self, ctx: Any) -> TyperOption | None:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = FLAG
+        return option
+
 
 app = typer.Typer(
-    help="Learn the smallest seccomp profile a program needs from the kernel's SECCOMP records. " + EXIT_CODES_HELP,
+    cls=_Group,
+    help="Learn the smallest seccomp profile a program needs from the kernel's SECCOMP records. "
+    + EXIT_CODES_HELP
+    + " check: 3 denied, 5 the target failed; diff: 1 different. run, check and enforce: everything "
+    "from the program's name on is the program's.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+FLAG = ""  # the metavar of an option without a value: nothing after its name in --help
 
 Logs = Annotated[list[str], typer.Argument(help="Log files, directories of rotated logs, .gz, or - for stdin.")]
-Output = Annotated[str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")]
-Format = Annotated[OutputFormat, typer.Option("--format", "-f", help="Profile format.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")]
+Output = Annotated[
+    str | None, typer.Option("-o", "--output", metavar="FILE", help="Write the profile here (atomically).")
+]
+Format = Annotated[
+    OutputFormat,
+    typer.Option("--format", "-f", metavar="FORMAT", help="Profile format: oci, snapd, systemd, spo or pfc."),
+]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", metavar=FLAG, help="No summary on stderr (a loss is still said).")
+]
+ByExe = Annotated[bool, typer.Option("--by-exe", metavar=FLAG, help="Summary: one block per executable.")]
 InputFmt = Annotated[
-    InputFormat, typer.Option("--input-format", help="Force the input form instead of detecting it per line.")
+    InputFormat,
+    typer.Option(
+        "--input-format", metavar="FORM", help="Force the input form (auditd, kernel, journal-json); default: detect."
+    ),
 ]
 
-Command = Annotated[list[str], typer.Argument(help="The program and its arguments, after --.")]
-MaybeCommand = Annotated[list[str] | None, typer.Argument(help="The program and its arguments, after --.")]
-ProfileArg = Annotated[str, typer.Argument(help="Profile file: OCI/Docker JSON or snapd syntax.")]
-Source = Annotated[str | None, typer.Option(help="Record source: netlink, auditd or kmsg (default: best).")]
-User = Annotated[str | None, typer.Option(help="Run the target as this user.")]
-Group = Annotated[str | None, typer.Option(help="Run the target with this group.")]
+Command = Annotated[list[str], typer.Argument(help="The program and its arguments (-- before it is optional).")]
+MaybeCommand = Annotated[
+    list[str] | None, typer.Argument(help="The program and its arguments (-- before it is optional).")
+]
+ProfileArg = Annotated[str, typer.Argument(help="Profile file: OCI/Docker JSON, snapd, systemd or SPO.")]
+Source = Annotated[
+    str | None, typer.Option(metavar="SOURCE", help="Record source: netlink, auditd or kmsg (default: best).")
+]
+User = Annotated[str | None, typer.Option(metavar="USER", help="Run the target as this user.")]
+Group = Annotated[str | None, typer.Option(metavar="GROUP", help="Run the target with this group.")]
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+# How many positional arguments come before the program, per command that runs one.
+PROGRAM_AFTER = {"run": 0, "check": 1, "enforce": 1}
 
 
 class _Exit(Exception):
@@ -125,7 +190,11 @@ def _parse_actions(values: list[str] | None) -> frozenset[Action]:
     return frozenset(actions)
 
 
-@app.command(epilog="Exit codes: 0 success; 2 bad usage or unreadable input.")
+@app.command(
+    cls=_Command,
+    epilog="Example: learn events /var/log/audit/audit.log | jq -r .syscall | sort | uniq -c. "
+    "Exit codes: 0 success; 2 bad usage or unreadable input.",
+)
 def events(logs: Logs, input_format: InputFmt = InputFormat.AUTO) -> None:
     """Print every decoded SECCOMP event as one JSON object a line; problems go to stderr."""
 
@@ -138,25 +207,35 @@ def events(logs: Logs, input_format: InputFmt = InputFormat.AUTO) -> None:
             out.write(json.dumps(event.to_json_dict()) + "\n")
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(
+    cls=_Command,
+    epilog="Example: learn suggest /var/log/audit/audit.log --exe /usr/sbin/nginx -o nginx.json. " + EXIT_CODES_HELP,
+)
 def suggest(
     logs: Logs,
-    output: Annotated[str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")] = None,
+    output: Output = None,
     fmt: Format = OutputFormat.OCI,
     input_format: InputFmt = InputFormat.AUTO,
-    exe: Annotated[list[str] | None, typer.Option(help="Only records of this executable path.")] = None,
-    comm: Annotated[list[str] | None, typer.Option(help="Only records of this command name.")] = None,
-    pid: Annotated[list[int] | None, typer.Option(help="Only records of this pid.")] = None,
-    uid: Annotated[list[int] | None, typer.Option(help="Only records of this uid.")] = None,
-    snap: Annotated[str | None, typer.Option(help="Only the records of snap NAME (label snap.NAME.*).")] = None,
-    since: Annotated[str | None, typer.Option(help="Only records at or after this time (ISO 8601 or epoch).")] = None,
-    until: Annotated[str | None, typer.Option(help="Only records at or before this time.")] = None,
+    exe: Annotated[list[str] | None, typer.Option(metavar="PATH", help="Only records of this executable path.")] = None,
+    comm: Annotated[list[str] | None, typer.Option(metavar="NAME", help="Only records of this command name.")] = None,
+    pid: Annotated[list[int] | None, typer.Option(metavar="PID", help="Only records of this pid.")] = None,
+    uid: Annotated[list[int] | None, typer.Option(metavar="UID", help="Only records of this uid.")] = None,
+    snap: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Only the records of snap NAME (label snap.NAME.*).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(metavar="TIME", help="Only records at or after this time (ISO 8601 or epoch).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(metavar="TIME", help="Only records at or before this time.")] = None,
     action: Annotated[
         list[str] | None,
-        typer.Option(help="Actions whose records count: log (default), errno, kill_thread, ..., all."),
+        typer.Option(metavar="ACTION", help="Actions whose records count: log (default), errno, kill, ..., all."),
     ] = None,
-    allow_loss: Annotated[bool, typer.Option(help="Exit 0 even if the logs say records were lost.")] = False,
+    allow_loss: Annotated[
+        bool, typer.Option("--allow-loss", metavar=FLAG, help="Exit 0 even if the logs say records were lost.")
+    ] = False,
     quiet: Quiet = False,
+    by_exe: ByExe = False,
 ) -> None:
     """Build a minimal enforce-mode profile from existing logs; a summary goes to stderr."""
     selection = Selection(
@@ -164,23 +243,68 @@ def suggest(
         uids=frozenset(uid or ()), snap=snap, since=_parse_time(since, "--since"),
         until=_parse_time(until, "--until"), actions=_parse_actions(action),
     )  # fmt: skip
+    if selection.since is not None and selection.until is not None and selection.since > selection.until:
+        _fail(f"--since {since} is after --until {until}: no record can match", "swap them")
+    _check_outputs(output)
     with _progress() as progress:
         findings = learn_from_logs(logs, selection, input_format, progress)
     if findings.selected == 0:
         if not quiet:
             print_summary(findings, err, None)
+        if findings.events:
+            _fail(*_nothing_selected(findings, selection), EXIT_NO_RECORDS)
         _fail(f"no seccomp records found in {', '.join(findings.sources)}", NO_RECORDS_HINT, EXIT_NO_RECORDS)
     _emit(build_profile(findings), fmt, output)
     if not quiet:
-        print_summary(findings, err, output or "stdout")
+        print_summary(findings, err, output or "stdout", by_exe=by_exe)
+    elif findings.loss_reported:
+        amount = f"at least {findings.lost}" if findings.lost else "an unknown number of"
+        err.print(f"learn: records lost: the logs say {amount} records were dropped; the profile is INCOMPLETE")
     if findings.loss_reported and not allow_loss:
         raise _Exit(EXIT_LOST)
 
 
+def _nothing_selected(findings: Findings, selection: Selection) -> tuple[str, str]:
+    """The error and hint when records exist but the selection left every one out."""
+    exes = findings.not_selected_exes.most_common()
+    shown = ", ".join(f"{exe} ({n})" for exe, n in exes[:SHOWN_EXES])
+    if len(exes) > SHOWN_EXES:
+        shown += f" and {len(exes) - SHOWN_EXES} more executables"
+    hint = f"the records are of {shown}"
+    if findings.first_time is not None and findings.last_time is not None:
+        first, last = (_when(t) for t in (findings.first_time, findings.last_time))
+        hint += f"; they span {first} to {last}"
+    if findings.not_selected_actions:
+        actions = ", ".join(f"{a.value} {n}" for a, n in sorted(findings.not_selected_actions.items()))
+        hint += f"; by action: {actions} (--action all takes every one)"
+    what = _describe(selection)
+    return f"none of the {findings.events} seccomp records in {', '.join(findings.sources)} matches {what}", hint
+
+
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds).isoformat(timespec="seconds")
+
+
+def _describe(selection: Selection) -> str:
+    parts = [f"--exe {e}" for e in sorted(selection.exes)] + [f"--comm {c}" for c in sorted(selection.comms)]
+    parts += [f"--pid {p}" for p in sorted(selection.pids)] + [f"--uid {u}" for u in sorted(selection.uids)]
+    if selection.snap is not None:
+        parts.append(f"--snap {selection.snap}")
+    for option, when in (("--since", selection.since), ("--until", selection.until)):
+        if when is not None:
+            parts.append(f"{option} {_when(when)}")
+    if selection.actions != DEFAULT_ACTIONS:
+        parts.append("--action " + ",".join(sorted(a.value for a in selection.actions)))
+    return " ".join(parts) or "--action log"
+
+
 @app.command(
+    cls=_Command,
     context_settings=PASS_THROUGH,
-    epilog="Exit status: the target's (128+N if killed by signal N); else 4 if records were lost "
-    "(unless --allow-loss), 2 for bad usage, 1 if no records arrived.",
+    epilog="Example: sudo learn run -o ls.json ls -la / (everything from the program's name on is the "
+    "program's; -- before it is optional). Exit status: the target's (128+N if killed by signal N); "
+    "else 4 if records were lost (unless --allow-loss), 2 for bad usage or an output that cannot be "
+    "written (the result is then kept elsewhere, named in the error), 1 if no records arrived.",
 )
 def run(
     command: MaybeCommand = None,
@@ -189,17 +313,24 @@ def run(
     source: Source = None,
     profile: Annotated[
         str | None,
-        typer.Option("--profile", help="Base profile: allowed without logging, kept in the result."),
+        typer.Option("--profile", metavar="BASE", help="Base profile: allowed without logging, kept in the result."),
     ] = None,
     user: User = None,
     group: Group = None,
     oci_bundle: Annotated[
-        str | None, typer.Option(help="Learn the container of this OCI bundle, run by --oci-runtime (no CMD).")
+        str | None,
+        typer.Option(metavar="DIR", help="Learn the container of this OCI bundle, run by --oci-runtime (no CMD)."),
     ] = None,
-    oci_runtime: Annotated[str, typer.Option(help="OCI runtime for --oci-bundle.")] = "runc",
-    save_log: Annotated[str | None, typer.Option(help="Write the target's records here, in audit.log form.")] = None,
-    allow_loss: Annotated[bool, typer.Option(help="Exit with the target's status even if records were lost.")] = False,
+    oci_runtime: Annotated[str, typer.Option(metavar="RUNTIME", help="OCI runtime for --oci-bundle.")] = "runc",
+    save_log: Annotated[
+        str | None, typer.Option(metavar="FILE", help="Write the target's records here, in audit.log form.")
+    ] = None,
+    allow_loss: Annotated[
+        bool,
+        typer.Option("--allow-loss", metavar=FLAG, help="Exit with the target's status even if records were lost."),
+    ] = False,
     quiet: Quiet = False,
+    by_exe: ByExe = False,
 ) -> None:
     """Run a program in complain mode (SECCOMP_RET_LOG) and learn its profile from the kernel's records."""
     from learn.run import RunRequest, build_run_profile, learn_run
@@ -207,35 +338,65 @@ def run(
 
     base = _read_profile(profile) if profile else None
     if command and oci_bundle:
-        _fail("give either -- CMD or --oci-bundle DIR, not both")
+        _fail("give either a program or --oci-bundle DIR, not both")
     if not command and not oci_bundle:
-        _fail("no command to run", "learn run -- CMD ARGS, or learn run --oci-bundle DIR")
+        _fail("no command to run", "learn run CMD ARGS, or learn run --oci-bundle DIR")
+    _check_outputs(output, save_log)
+    if command and os.path.basename(command[0]) in CONTAINER_RUNTIMES:
+        err.print(
+            f"learn: note: {os.path.basename(command[0])} makes calls of its own after it loads the container's "
+            "filter, so a profile learned around it fails inside it; learn run --oci-bundle DIR learns the "
+            "container inside the runtime (README: Containers)",
+            markup=False,
+        )
     request = RunRequest(command or [], source, base, user, group, oci_runtime, oci_bundle, save_log is not None)
     result, findings = learn_run(request)
-    if save_log:
-        write_log(save_log, result)
+    log_failure = _deliver(save_log, "record log", lambda p: write_log(p, result), lambda: _log_text(result))
     if findings.selected == 0 and base is None:
+        if log_failure:
+            _fail(log_failure, KEEP_HINT)
         if not quiet:
             print_run_summary(result, findings.events, err)
         lost = f" ({result.lost} lost)" if result.lost else ""
         code = result.status or (EXIT_LOST if result.lost and not allow_loss else EXIT_NO_RECORDS)
         _fail(f"no seccomp records of the target arrived from the {result.source} source{lost}",
               "" if result.lost else NO_RECORDS_HINT, code)  # fmt: skip
-    _emit(build_run_profile(result, findings, base, in_oci_runtime=oci_bundle is not None), fmt, output)
+    learned = build_run_profile(result, findings, base, in_oci_runtime=oci_bundle is not None)
+    text = _render(learned, fmt)
+    if output in (None, "-"):
+        _print_stdout(text)
+    profile_failure = _deliver(output, "profile", lambda p: write_atomically(p, text), lambda: text)
+    failures = [f for f in (log_failure, profile_failure) if f]
+    if failures:
+        _fail("; ".join(failures), KEEP_HINT)
     if not quiet:
         findings.sources = [f"a run of {result.argv[0]} (audit session {result.session})"]
-        print_summary(findings, err, output or "stdout")
+        print_summary(findings, err, output or "stdout", by_exe=by_exe)
+        if base is not None:
+            _print_base_counts(learned, base, err)
         print_run_summary(result, findings.events, err)
+    elif result.lost:
+        err.print(f"learn: records lost: {result.lost}; the profile is INCOMPLETE (--allow-loss to accept it)")
     if result.status != 0:
         raise _Exit(result.status)
     if result.lost and not allow_loss:
         raise _Exit(EXIT_LOST)
 
 
-@app.command(name="merge")
+def _print_base_counts(learned: Profile, base: Profile, console: Console) -> None:
+    """--profile BASE: the tables above list what was new; say what the written profile holds."""
+    for arch in learned.arches:
+        total, known = set(learned.allowed.get(arch, ())), set(base.allowed.get(arch, ()))
+        console.print(
+            f"{arch}: {len(total - known)} new syscalls, {len(total)} in the profile "
+            f"({len(total & known)} from the base profile)"
+        )
+
+
+@app.command(cls=_Command, name="merge", epilog="Example: learn merge py.json py2.json -o all.json")
 def merge_profiles(
     profiles: Annotated[list[str], typer.Argument(help="Profiles to unite (OCI or snapd).")],
-    output: Annotated[str | None, typer.Option("-o", "--output", help="Write the profile here (atomically).")] = None,
+    output: Output = None,
     fmt: Format = OutputFormat.OCI,
 ) -> None:
     """Unite profiles: every syscall any of them allows, on every arch any of them lists."""
@@ -244,11 +405,18 @@ def merge_profiles(
     _emit(merge(*(_read_profile(p) for p in profiles)), fmt, output)
 
 
-@app.command(context_settings=PASS_THROUGH, epilog="Exit status: the target's (128+N if killed by signal N).")
+@app.command(
+    cls=_Command,
+    context_settings=PASS_THROUGH,
+    epilog="Example: sudo learn enforce ls.json ls -la / (everything from the program's name on is the "
+    "program's). Exit status: the target's (128+N if killed by signal N); 2 bad usage.",
+)
 def enforce(
     profile: Annotated[str | None, typer.Argument(help="Profile file (OCI or snapd); omit with --bpf.")] = None,
     command: MaybeCommand = None,
-    bpf: Annotated[str | None, typer.Option(help="Load this compiled BPF if it is its source's build.")] = None,
+    bpf: Annotated[
+        str | None, typer.Option(metavar="FILE", help="Load this compiled BPF if it is its source's build.")
+    ] = None,
     user: User = None,
     group: Group = None,
 ) -> None:
@@ -263,25 +431,31 @@ def enforce(
     elif profile:
         installer = profile_installer(_read_profile(profile))
     else:
-        _fail("give a PROFILE or --bpf FILE, then -- CMD")
+        _fail("give a PROFILE or --bpf FILE, then the program")
     if not argv:
-        _fail("no command to run", "learn enforce PROFILE -- CMD ARGS")
+        _fail("no command to run", "learn enforce PROFILE CMD ARGS")
     for note in installer.notes:
         err.print(f"learn: note: {note}", markup=False)
     raise _Exit(run_enforced(argv, installer, launch.resolve_user(user, group)))
 
 
 @app.command(
+    cls=_Command,
     context_settings=PASS_THROUGH,
-    epilog="Exit codes: 0 nothing denied and nothing lost; 3 something was denied; 4 records were lost; 2 bad usage.",
+    epilog="Example: sudo learn check ls.json ls -la /tmp. Exit codes: 0 nothing denied, nothing lost and the "
+    "target exited 0; 3 something was denied; 4 records were lost; 5 nothing denied, but the target failed "
+    "(its status is in the summary); 2 bad usage.",
 )
 def check(
     profile: ProfileArg,
     command: Command,
-    complain: Annotated[bool, typer.Option(help="Allow the profile, LOG the rest: report, don't deny.")] = False,
+    complain: Annotated[
+        bool, typer.Option("--complain", metavar=FLAG, help="Allow the profile, LOG the rest: report, don't deny.")
+    ] = False,
     source: Source = None,
     user: User = None,
     group: Group = None,
+    by_exe: ByExe = False,
 ) -> None:
     """Run a program under a profile and report every syscall the profile denied."""
     from learn.enforce import check as run_check
@@ -295,8 +469,11 @@ def check(
     denied = result.denied
     what = "would be denied (complain mode)" if complain else "denied"
     denied.sources = [f"a run of {command[0]} (audit session {result.run.session})"]
+    status = result.run.status
     if denied.selected:
-        print_summary(denied, err, None, title=f"{denied.selected} calls {what}")
+        print_summary(denied, err, None, title=f"{denied.selected} calls {what}", by_exe=by_exe)
+    elif status != 0:
+        err.print(f"learn: nothing {what}, but the target failed (exit status {status})")
     else:
         err.print(f"learn: nothing {what}")
     print_run_summary(result.run, result.run.events, err)
@@ -304,17 +481,22 @@ def check(
         raise _Exit(EXIT_DENIED)
     if result.run.lost:
         raise _Exit(EXIT_LOST)
+    if status != 0:
+        raise _Exit(EXIT_TARGET_FAILED)
 
 
-@app.command(name="compile")
+@app.command(cls=_Command, name="compile", epilog="Example: learn compile ls.json -o ls.bpf")
 def compile_command(
     profile: ProfileArg,
-    output: Annotated[str, typer.Option("-o", "--output", help="Where to write the BPF (and OUT.json).")],
+    output: Annotated[
+        str, typer.Option("-o", "--output", metavar="FILE", help="Where to write the BPF (and FILE.json).")
+    ],
 ) -> None:
     """Compile a profile to raw BPF for this host's ABIs, plus a sidecar naming its source (see enforce --bpf)."""
     from learn.compiled import compile_profile
     from learn.kernel.features import flag_log_probe
 
+    _check_outputs(output)
     compiled = compile_profile(profile, output, log_denials=flag_log_probe().ok)
     for note in compiled.notes:
         err.print(f"learn: note: {note}", markup=False)
@@ -327,7 +509,7 @@ def compile_command(
     )
 
 
-@app.command()
+@app.command(cls=_Command, epilog="Example: learn show ls.json")
 def show(profile: ProfileArg) -> None:
     """Print the profile's filter as libseccomp's PFC, after the allowed syscalls per arch."""
     from learn.compiled import unrestricted
@@ -343,13 +525,18 @@ def show(profile: ProfileArg) -> None:
     sys.stdout.write(export_pfc(build_filter(loaded, mode=Mode.ENFORCE).filter))
 
 
-@app.command()
+@app.command(
+    cls=_Command,
+    epilog="Example: learn diff old.json new.json. Exit codes, as diff(1): 0 the same, 1 different, 2 trouble.",
+)
 def diff(a: ProfileArg, b: ProfileArg) -> None:
     """Syscalls and rules added (+) and removed (-) per arch, from profile A to profile B."""
     from learn.diff import diff as compare
 
     changes = compare(_read_profile(a), _read_profile(b))
     sys.stdout.write("".join(f"{line}\n" for line in changes.lines()) if changes else "no differences\n")
+    if changes:
+        raise _Exit(1)
 
 
 def _read_profile(path: str) -> Profile:
@@ -362,35 +549,141 @@ def _read_profile(path: str) -> Profile:
     return loaded.profile
 
 
-def _emit(profile: Profile, fmt: OutputFormat, output: str | None) -> None:
-    """Write the profile, atomically to a file; say what the format could not express."""
+def _check_outputs(*paths: str | None) -> None:
+    """Before any work: every named output can be created (stdout, `-`, needs no check)."""
+    for path in paths:
+        if path != "-" and path is not None:
+            check_writable(path)
+
+
+def _render(profile: Profile, fmt: OutputFormat) -> str:
+    """The profile's text; what the format could not express goes to stderr."""
     from learn.formats import write
 
     result = write(profile, fmt)
     for note in result.notes:
         err.print(f"learn: note: {fmt.value} cannot express: {note}", markup=False)
+    return result.text
+
+
+def _emit(profile: Profile, fmt: OutputFormat, output: str | None) -> None:
+    """Write the profile to output (atomically to a regular file), or to stdout."""
+    text = _render(profile, fmt)
     if output is None or output == "-":
-        sys.stdout.write(result.text)
-        sys.stdout.flush()
-    else:
-        write_atomically(output, result.text)
+        _print_stdout(text)
+        return
+    failure = _deliver(output, "profile", lambda p: write_atomically(p, text), lambda: text)
+    if failure:
+        _fail(failure, KEEP_HINT)
 
 
-@app.command()
+def _print_stdout(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _deliver(path: str | None, what: str, write: Callable[[str], None], text: Callable[[], str]) -> str | None:
+    """Write to path (None: nothing asked); if that fails, keep the text elsewhere, never lose it,
+    and return the error naming where it went."""
+    if path is None or path == "-":
+        return None
+    try:
+        write(path)
+    except OutputError as error:
+        kept = keep_elsewhere(path, text())
+        return f"{error}; the {what} is kept in {kept}" if kept else f"{error}; the {what} could not be kept anywhere"
+    return None
+
+
+def _log_text(result: Supervised) -> str:
+    return "".join(line + "\n" for line in result.target_lines)
+
+
+def _version_line() -> str:
+    from learn.compiled import libseccomp_version
+
+    return f"learn {__version__} (libseccomp {libseccomp_version()})"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(_version_line())
+        raise typer.Exit()
+
+
+@app.callback()
+def _learn(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            metavar=FLAG,
+            is_eager=True,
+            callback=_print_version,
+            help="Print learn's and libseccomp's version.",
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
+@app.command(cls=_Command, epilog="Example: learn version")
 def version() -> None:
-    """Print learn's version."""
-    print(__version__)
+    """Print learn's version and libseccomp's."""
+    print(_version_line())
+
+
+def _option_table(command: TyperCommand) -> OptionTable:
+    takes_value: set[str] = set()
+    flags: set[str] = {"--help"}
+    for param in command.params:
+        if isinstance(param, TyperOption):
+            names = [*param.opts, *param.secondary_opts]
+            (flags if param.is_flag or param.count else takes_value).update(names)
+    return OptionTable(frozenset(takes_value), frozenset(flags))
+
+
+def program_argv(group: TyperGroup, args: list[str]) -> list[str]:
+    """args with `--` before the program of run/check/enforce: its options are never learn's."""
+    if not args or args[0] not in PROGRAM_AFTER:
+        return args
+    command = group.commands[args[0]]
+    assert isinstance(command, TyperCommand)
+    table = _option_table(command)
+    return [args[0], *split_program(args[1:], table, PROGRAM_AFTER[args[0]], program_first_after={"--bpf"})]
 
 
 def main() -> None:
     try:
-        app()  # click's standalone mode turns usage errors into one message and exit 2
+        group = typer.main.get_command(app)
+        assert isinstance(group, TyperGroup)
+        # click's standalone mode turns usage errors into one message and exit 2
+        group.main(args=program_argv(group, sys.argv[1:]))
     except _Exit as stop:
         sys.exit(stop.code)
     except LearnError as error:
-        err.print(f"learn: error: {error}" + (f" (hint: {error.hint})" if error.hint else ""), markup=False)
+        _error_line(str(error), error.hint)
         sys.exit(error.exit_code)
     except BrokenPipeError:
         # `learn events | head`: the reader left; say nothing, as cat would.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
+    except OSError as error:  # EIO, ENOSPC, a file gone while read: one line, never a traceback
+        where = f"{error.filename}: " if error.filename else ""
+        code = f" ({errno.errorcode.get(error.errno, error.errno)})" if error.errno else ""
+        _error_line(f"{where}{error.strerror or error}{code}", "")
+        sys.exit(EXIT_USAGE)
+    except MemoryError:
+        _error_line("out of memory", "the input may be hostile, or the memory limit too low")
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:
+        if os.environ.get("LEARN_DEBUG"):
+            raise
+        _error_line(f"internal error: {type(error).__name__}: {error}", "a bug in learn; LEARN_DEBUG=1 shows where")
+        sys.exit(EXIT_INTERNAL)
+
+
+def _error_line(message: str, hint: str) -> None:
+    err.print(f"learn: error: {message}" + (f" (hint: {hint})" if hint else ""), markup=False)

@@ -21,6 +21,12 @@ class InputError(LearnError):
     hint = "check the path; use - to read standard input"
 
 
+class OutputError(LearnError):
+    """An output file cannot be written: a directory, a missing directory, a full disk."""
+
+    hint = "choose a writable -o path"
+
+
 class UsageError(LearnError):
     """Options that contradict each other or do not parse."""
 
@@ -42,4 +48,4 @@ class ProfileError(LearnError):
 class KernelError(LearnError):
     """The running kernel cannot do what was asked (seccomp, audit, logging)."""
 
-    hint = "see the README section on kernel requirements"
+    hint = "see the section 'Kernel requirements' of learn's README"

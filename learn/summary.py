@@ -17,25 +17,18 @@ SHOWN_PROBLEMS = 20
 SHOWN_EXES = 3
 
 
-def print_summary(findings: Findings, console: Console, destination: str | None, title: str | None = None) -> None:
+def print_summary(
+    findings: Findings, console: Console, destination: str | None, title: str | None = None, by_exe: bool = False
+) -> None:
     sources = ", ".join(findings.sources)
     console.print(
         f"learn: {title or f'{findings.selected} of {findings.events} records selected'} from {sources}"
         f" ({findings.duplicates} duplicates removed)"
     )
-    per_syscall = usage_by_syscall(findings.usage)
-    for arch, rows in per_syscall.groupby("arch", sort=True):
-        table = Table(title=f"{arch}: {len(rows)} syscalls", title_justify="left", box=None, pad_edge=False)
-        table.add_column("syscall")
-        table.add_column("nr", justify="right")
-        table.add_column("count", justify="right")
-        table.add_column("executables", overflow="fold")
-        for row in rows.itertuples():
-            exes = [str(e) for e in row.exes]  # type: ignore[union-attr]
-            shown = ", ".join(exes[:SHOWN_EXES]) + (f" (+{len(exes) - SHOWN_EXES})" if len(exes) > SHOWN_EXES else "")
-            name = row.syscall if isinstance(row.syscall, str) else "(no name)"
-            table.add_row(name, str(row.nr), str(row.count), shown)
-        console.print(table)
+    if by_exe:
+        _print_by_exe(findings, console)
+    else:
+        _print_by_syscall(findings, console)
     for arch, nr, count in unnamed(findings.usage):
         console.print(
             f"[yellow]warning:[/] {arch} syscall {nr} ({count} records) has no name in libseccomp; not in the profile"
@@ -46,6 +39,36 @@ def print_summary(findings: Findings, console: Console, destination: str | None,
         console.print(f"not selected by --action: {left} records (--action all includes them)")
     if destination is not None:
         console.print(f"profile written to {destination}")
+
+
+def _print_by_exe(findings: Findings, console: Console) -> None:
+    """--by-exe: one block per executable, its syscalls per arch."""
+    usage = findings.usage
+    if usage.empty:
+        return
+    for exe, rows in usage.assign(exe=usage["exe"].fillna("?")).groupby("exe", sort=True):
+        console.print(f"{exe}: {int(rows['count'].sum())} calls", markup=False, highlight=False)
+        for arch, calls in rows.groupby("arch", sort=True):
+            pairs = zip(calls["syscall"], calls["nr"], strict=True)
+            names = sorted({n if isinstance(n, str) else f"#{nr}" for n, nr in pairs})
+            console.print(f"  {arch} ({len(names)}): {' '.join(names)}", markup=False, highlight=False)
+
+
+def _print_by_syscall(findings: Findings, console: Console) -> None:
+    per_syscall = usage_by_syscall(findings.usage)
+    for arch, rows in per_syscall.groupby("arch", sort=True):
+        table = Table(title=f"{arch}: {len(rows)} syscalls", title_justify="left", box=None, pad_edge=False)
+        table.add_column("syscall")
+        table.add_column("nr", justify="right")
+        table.add_column("count", justify="right")
+        table.add_column("executables", overflow="fold")
+        for row in rows.itertuples():
+            exes = [str(e) for e in row.exes]  # type: ignore[union-attr]
+            more = f" (+{len(exes) - SHOWN_EXES}; --by-exe lists them)" if len(exes) > SHOWN_EXES else ""
+            shown = ", ".join(exes[:SHOWN_EXES]) + more
+            name = row.syscall if isinstance(row.syscall, str) else "(no name)"
+            table.add_row(name, str(row.nr), str(row.count), shown)
+        console.print(table)
 
 
 def _print_problems(findings: Findings, console: Console) -> None:

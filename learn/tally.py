@@ -30,6 +30,10 @@ class Findings:
     events: int = 0  # distinct events decoded
     selected: int = 0
     not_selected_actions: Counter[Action] = field(default_factory=Counter)
+    # For the hint when a selection matches nothing: who made the records it left out, and when.
+    not_selected_exes: Counter[str] = field(default_factory=Counter)
+    first_time: float | None = None
+    last_time: float | None = None
 
     @property
     def usage(self) -> pd.DataFrame:
@@ -72,11 +76,18 @@ class Tally:
     def event(self, e: SeccompEvent) -> None:
         if self._dedupe and self.dedupe.is_duplicate(e):
             return
-        self.findings.events += 1
+        f = self.findings
+        f.events += 1
         if self._matches(e):
             self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe)
-        elif e.action not in self.selection.actions:
-            self.findings.not_selected_actions[e.action] += 1
+            return
+        f.not_selected_exes[e.exe or "?"] += 1
+        when = e.timestamp
+        if when is not None:
+            f.first_time = when if f.first_time is None else min(f.first_time, when)
+            f.last_time = when if f.last_time is None else max(f.last_time, when)
+        if e.action not in self.selection.actions:
+            f.not_selected_actions[e.action] += 1
 
     def counted(self, arch: str, nr: int, name: str | None, action: Action, exe: str | None, n: int) -> None:
         """n distinct events (already deduplicated) that share these values."""
@@ -85,6 +96,8 @@ class Tally:
             self.findings.not_selected_actions[action] += n
         elif not self.selection.exes or exe in self.selection.exes:
             self.aggregate.add(arch, nr, name, action, exe, n)
+            return
+        self.findings.not_selected_exes[exe or "?"] += n
 
     def finish(self) -> Findings:
         self.findings.duplicates = self.dedupe.duplicates

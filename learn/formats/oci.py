@@ -37,6 +37,10 @@ from learn.model import Action
 from learn.profile import EPERM, Arg, Profile, Rule
 
 MAX_ERRNO = 4095  # the kernel's cap on SECCOMP_RET_ERRNO data
+# JSON has no comments: a profile learned with records lost says so in a top-level key of its own.
+# runc (json.Decoder) and moby/podman (json.Unmarshal into their structs) ignore unknown keys.
+INCOMPLETE_KEY = "x-learn-incomplete"
+INCOMPLETE_TEXT = "records were lost while learning; the program may need more"
 
 __all__ = ["ACTION_NAMES", "read", "read_doc", "to_dict", "write", "write_result"]
 
@@ -72,9 +76,10 @@ def write_result(profile: Profile) -> WriteResult:
     notes = Notes()
     per_arch_notes(profile, notes, "OCI")
     overlap_notes(profile, notes)
+    spec = to_dict(profile)
     if profile.incomplete:
-        notes.add("OCI JSON has no comments: the mark that records were lost is left out")
-    return WriteResult(json.dumps(to_dict(profile), indent=2) + "\n", tuple(notes.lines))
+        spec = {INCOMPLETE_KEY: INCOMPLETE_TEXT, **spec}
+    return WriteResult(json.dumps(spec, indent=2) + "\n", tuple(notes.lines))
 
 
 def write(profile: Profile) -> str:
@@ -235,6 +240,7 @@ def read_doc(doc: object, source: str, context: HostContext, strict: bool, fmt: 
         errno if default in (Action.ERRNO, Action.TRACE) else None,
         provenance=(f"read from {source} ({fmt})",),
         rules=tuple(rules),
+        incomplete=bool(doc.get(INCOMPLETE_KEY)),
     )
     overlap_notes(profile, notes, f"{source}: ")
     return ReadResult(profile, fmt, tuple(notes.lines))

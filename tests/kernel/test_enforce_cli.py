@@ -79,4 +79,4 @@ def test_show_and_diff(probe: tuple[Path, Path], tmp_path: Path) -> None:
     wider = tmp_path / "wider.json"
     wider.write_text(learned.read_text().replace('"write"', '"sysinfo", "write"'))
     changed = learn("diff", learned, wider)
-    assert changed.returncode == 0 and "+x86_64 sysinfo" in changed.stdout
+    assert changed.returncode == 1 and "+x86_64 sysinfo" in changed.stdout  # diff(1): 1 different

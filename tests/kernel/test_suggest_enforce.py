@@ -59,7 +59,9 @@ def test_suggested_profile_runs_the_program_and_denies_the_rest(tmp_path: Path) 
     )  # fmt: skip
     assert learned.returncode == 0, learned.stderr
     assert "hello" in learned.stdout
-    suggested = subprocess.run([*LEARN, "suggest", capture, "-o", tmp_path / "p.json"], capture_output=True, check=False)
+    suggested = subprocess.run(
+        [*LEARN, "suggest", capture, "-o", tmp_path / "p.json"], capture_output=True, check=False
+    )
     assert suggested.returncode == 0, suggested.stderr
     assert (tmp_path / "p.json").read_bytes() == (tmp_path / "run.json").read_bytes()
 
