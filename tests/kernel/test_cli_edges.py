@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.kernel.conftest import learn_argv
+from tests.kernel.test_run import BURST, kmsg_quiet  # noqa: F401 (a fixture)
 
 pytestmark = [
     pytest.mark.kernel,
@@ -104,3 +105,15 @@ def test_run_whose_output_fs_is_full_keeps_profile_and_log(tmp_path: Path, full_
     profile = next(k for k in kept if k.name.endswith("p.json"))
     assert "utimensat" in names(profile) or "openat" in names(profile)
     assert not (full_fs / "p.json").exists() and [p.name for p in full_fs.iterdir()] == ["fill"]
+
+
+@pytest.mark.usefixtures("kmsg_quiet")
+def test_quiet_run_still_says_records_were_lost(programs: dict[str, Path], tmp_path: Path) -> None:
+    """kmsg under a burst loses records to printk's rate limit: -q must still say so, and the
+    OCI profile carries its loss mark."""
+    profile = tmp_path / "p.json"
+    result = learn("run", "-q", "--source", "kmsg", "-o", profile, programs["burst"], BURST)
+    assert result.returncode == 4, result.stderr
+    assert "records lost:" in result.stderr and "INCOMPLETE" in result.stderr
+    assert "source:" not in result.stderr  # the summary itself is quiet
+    assert json.loads(profile.read_text())["x-learn-incomplete"].startswith("records were lost")
