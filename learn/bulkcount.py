@@ -1,7 +1,7 @@
 """Big audit.logs: count blocks of text in worker processes, merge them in file order.
 
 The per-line parser is the reference; this is its fast twin for regular files of auditd
-text, used when only --action or --exe narrow the selection. Workers count blocks with
+text, used when only --action narrows the selection. Workers count blocks with
 parsers.bulk; the parent merges them in order, deduplicating by audit stamp, and reads a
 block line by line whenever the bulk count cannot vouch for it (an unusual record, a
 repeated stamp, a journald copy that must pair with its twin in order). Tests check that
@@ -18,7 +18,7 @@ from multiprocessing import get_context
 from learn.select import Selection
 from learn.sources import Progress
 from learn.tally import Tally
-from parsers import InputFormat, parse, split_lines
+from parsers import DEFAULT_DECODING, DecodeOptions, InputFormat, parse, split_lines
 from parsers.bulk import BlockCount, count_block
 from parsers.fastpath import FastDecoder
 
@@ -29,8 +29,8 @@ MIN_BULK_BYTES = 32 << 20  # below this, starting workers costs more than it sav
 def usable(path: str, selection: Selection, fmt: InputFormat) -> bool:
     if fmt not in (InputFormat.AUTO, InputFormat.AUDITD) or path == "-" or path.endswith(".gz"):
         return False
-    if selection != Selection(actions=selection.actions, exes=selection.exes):
-        return False
+    if selection != Selection(actions=selection.actions):
+        return False  # a selection by program keeps the exec that started it: records in order
     try:
         with open(path, "rb") as f:
             return os.path.isfile(path) and f.read(2) != b"\x1f\x8b" and os.path.getsize(path) >= MIN_BULK_BYTES
@@ -64,10 +64,16 @@ def _count_range(job: tuple[str, int, int]) -> BlockCount | int:
     return count_block(text) or len(split_lines(text))
 
 
-def count_file(path: str, tally: Tally, block: int = BLOCK_BYTES, progress: Progress | None = None) -> None:
+def count_file(
+    path: str,
+    tally: Tally,
+    block: int = BLOCK_BYTES,
+    progress: Progress | None = None,
+    options: DecodeOptions = DEFAULT_DECODING,
+) -> None:
     ranges = byte_ranges(path, block)
     advance = progress(path, os.path.getsize(path)) if progress else None
-    merge = _Merger(path, tally, advance)
+    merge = _Merger(path, tally, advance, options)
     workers = min(os.cpu_count() or 1, len(ranges))
     if workers <= 1:
         for offset, length in ranges:
@@ -80,8 +86,8 @@ def count_file(path: str, tally: Tally, block: int = BLOCK_BYTES, progress: Prog
 
 
 class _Merger:
-    def __init__(self, path: str, tally: Tally, advance: Callable[[int], None] | None) -> None:
-        self.path, self.tally, self.advance = path, tally, advance
+    def __init__(self, path: str, tally: Tally, advance: Callable[[int], None] | None, options: DecodeOptions) -> None:
+        self.path, self.tally, self.advance, self.options = path, tally, advance, options
         self.decode = FastDecoder()
         self.line = 0  # lines before the current block
 
@@ -92,20 +98,24 @@ class _Merger:
             self.line += result.lines
             return
         text = read_range(self.path, offset, length)
-        for item in parse(split_lines(text), self.path, InputFormat.AUTO, self.line + 1):
+        for item in parse(split_lines(text), self.path, InputFormat.AUTO, self.line + 1, self.options):
             self.tally.item(item)
         self.line += result.lines if isinstance(result, BlockCount) else result
 
     def _merge(self, block: BlockCount) -> bool:
+        if self.tally.keeps_starting_exec:
+            return False  # which exec started a selected program needs each pid's records in order
         others = [
             item
             for index, line in block.others
-            for item in parse([line], self.path, InputFormat.AUTO, self.line + index + 1)
+            for item in parse([line], self.path, InputFormat.AUTO, self.line + index + 1, self.options)
         ]
         if any(getattr(item, "serial", True) is None for item in others):
             return False  # journald copies pair with records in order: read it line by line
         decoded = [(self.decode.key(*key), n) for key, n in block.counts.items()]
-        if any(value is None for value, _ in decoded) or not self.tally.dedupe.accept_stamps(block.stamps):
+        if any(value is None for value, _ in decoded) or not self.tally.dedupe.accept_stamps(
+            block.hostless, block.named, block.named_hostless
+        ):
             return False
         for value, n in decoded:
             assert value is not None

@@ -28,7 +28,7 @@ from learn.atomic import check_writable, keep_elsewhere, write_atomically
 from learn.errors import LearnError, OutputError
 from learn.formats import OutputFormat
 from learn.model import Action, Problem
-from learn.pipeline import Findings, build_profile, learn_from_logs, stream_events
+from learn.pipeline import Findings, build_profile, decode_options, learn_from_logs, stream_events
 from learn.profile import Profile
 from learn.select import DEFAULT_ACTIONS, Selection
 from learn.sources import Progress as ProgressHook
@@ -115,6 +115,13 @@ InputFmt = Annotated[
         "--input-format", metavar="FORM", help="Force the input form (auditd, kernel, journal-json); default: detect."
     ),
 ]
+Arch = Annotated[
+    str | None, typer.Option(help="Arch of the machine that wrote records without arch= (kernels before 3.14).")
+]
+Timezone = Annotated[
+    str | None,
+    typer.Option(help="Zone `ausearch -i` stamps were printed in, e.g. Europe/Berlin (default: this host's)."),
+]
 
 Command = Annotated[list[str], typer.Argument(help="The program and its arguments (-- before it is optional).")]
 MaybeCommand = Annotated[
@@ -195,7 +202,7 @@ def _parse_actions(values: list[str] | None) -> frozenset[Action]:
     epilog="Example: learn events /var/log/audit/audit.log | jq -r .syscall | sort | uniq -c. "
     "Exit codes: 0 success; 2 bad usage or unreadable input.",
 )
-def events(logs: Logs, input_format: InputFmt = InputFormat.AUTO) -> None:
+def events(logs: Logs, input_format: InputFmt = InputFormat.AUTO, arch: Arch = None, timezone: Timezone = None) -> None:
     """Print every decoded SECCOMP event as one JSON object a line; problems go to stderr."""
 
     def report(problem: Problem) -> None:
@@ -203,7 +210,7 @@ def events(logs: Logs, input_format: InputFmt = InputFormat.AUTO) -> None:
 
     out = sys.stdout
     with _progress() as progress:
-        for event in stream_events(logs, input_format, report, progress):
+        for event in stream_events(logs, input_format, report, progress, decode_options(arch, timezone)):
             out.write(json.dumps(event.to_json_dict()) + "\n")
 
 
@@ -236,6 +243,8 @@ def suggest(
     ] = False,
     quiet: Quiet = False,
     by_exe: ByExe = False,
+    arch: Arch = None,
+    timezone: Timezone = None,
 ) -> None:
     """Build a minimal enforce-mode profile from existing logs; a summary goes to stderr."""
     selection = Selection(
@@ -247,7 +256,7 @@ def suggest(
         _fail(f"--since {since} is after --until {until}: no record can match", "swap them")
     _check_outputs(output)
     with _progress() as progress:
-        findings = learn_from_logs(logs, selection, input_format, progress)
+        findings = learn_from_logs(logs, selection, input_format, progress, options=decode_options(arch, timezone))
     if findings.selected == 0:
         if not quiet:
             print_summary(findings, err, None)

@@ -2,9 +2,12 @@
 
 journald keeps a kernel copy (`kernel: audit: type=1326 audit(T:S): ...`) and an audit copy
 (`audit[PID]: SECCOMP ...`, with no stamp) of each record; dmesg and syslog hold the same
-records too. Stamped copies match by their audit stamp `timestamp:serial`. An unstamped copy
-matches one stamped copy with the same record text nearby; each copy pairs at most once, so
-a loop that makes the same call again still counts every time.
+records too. Stamped copies match by their audit stamp `timestamp:serial` and host: auditd's
+`node=` is part of a record's identity (two hosts aggregated into one log may write the same
+stamp). A copy that names no host (dmesg, kern.log) is the same record as one named copy with
+its stamp, which it pairs with once. An unstamped copy matches one stamped copy with the same
+record text nearby; each copy pairs at most once, so a loop that makes the same call again
+still counts every time.
 """
 
 from __future__ import annotations
@@ -26,12 +29,42 @@ def _body(e: SeccompEvent) -> Body:
     return (e.source, e.arch, e.nr, e.pid, e.ip, e.action, e.comm, e.exe)
 
 
+class _Window:
+    """A set that forgets its oldest members beyond a size."""
+
+    def __init__(self, size: int) -> None:
+        self.members: set[int] = set()
+        self._order: deque[int] = deque()
+        self._size = size
+
+    def __contains__(self, key: int) -> bool:
+        return key in self.members
+
+    def add(self, key: int) -> None:
+        self.members.add(key)
+        self._order.append(key)
+        if len(self._order) > self._size:
+            self.members.discard(self._order.popleft())
+
+    def update(self, keys: list[int]) -> None:
+        self.members.update(keys)
+        self._order.extend(keys)
+        while len(self._order) > self._size:
+            self.members.discard(self._order.popleft())
+
+
+def stamp_key(node: str | None, serial: str, nr: str) -> int:
+    """What identifies a stamped record (parsers.bulk hashes the same, so the paths agree)."""
+    return hash((node, serial, nr))
+
+
 class Deduplicator:
     def __init__(self, stamp_window: int = STAMP_WINDOW, pair_window: int = PAIR_WINDOW) -> None:
         self.duplicates = 0
-        self._stamps: set[int] = set()
-        self._stamp_order: deque[int] = deque()
-        self._stamp_window = stamp_window
+        # stamp_key of every copy; a copy naming a node also leaves its hostless key in
+        # _named, so that a hostless copy seen later is known as one of it.
+        self._seen = _Window(stamp_window)
+        self._named = _Window(stamp_window)
         self._recent_stamped: deque[Body] = deque(maxlen=pair_window)  # not yet paired
         self._unpaired_unstamped: dict[Body, int] = {}
         self._unstamped_order: deque[Body] = deque()
@@ -49,13 +82,23 @@ class Deduplicator:
         return duplicate
 
     def _stamped_duplicate(self, e: SeccompEvent) -> bool:
-        key = hash((e.serial, str(e.nr)))  # the form parsers.bulk hashes, so the two paths agree
-        if key in self._stamps:
-            return True
-        self._stamps.add(key)
-        self._stamp_order.append(key)
-        if len(self._stamp_order) > self._stamp_window:
-            self._stamps.discard(self._stamp_order.popleft())
+        assert e.serial is not None
+        nr = str(e.nr)
+        hostless = stamp_key(None, e.serial, nr)
+        if e.node is None:
+            if hostless in self._seen or hostless in self._named:
+                return True
+            self._seen.add(hostless)
+        else:
+            key = stamp_key(e.node, e.serial, nr)
+            if key in self._seen:
+                return True
+            self._seen.add(key)
+            # a hostless copy of it, seen before and not yet taken by another host's copy
+            claims = hostless in self._seen and hostless not in self._named
+            self._named.add(hostless)
+            if claims:
+                return True
         body = _body(e)
         if self._unpaired_unstamped and self._unpaired_unstamped.get(body):
             self._unpaired_unstamped[body] -= 1
@@ -63,15 +106,20 @@ class Deduplicator:
         self._recent_stamped.append(body)
         return False
 
-    def accept_stamps(self, stamps: list[int]) -> bool:
-        """Take a block's stamps at once if none repeats; False leaves it to is_duplicate."""
-        fresh = set(stamps)
-        if len(fresh) != len(stamps) or not self._stamps.isdisjoint(fresh):
+    def accept_stamps(self, hostless: list[int], named: list[int], named_hostless: list[int]) -> bool:
+        """Take a block's stamp keys at once if none meets another; False leaves it to is_duplicate.
+
+        hostless: stamp_key(None, ...) of the copies naming no node; named: stamp_key of those
+        that do, and named_hostless: their stamp_key(None, ...), in the same order."""
+        bare = hostless + named_hostless
+        fresh = set(bare)
+        if len(fresh) != len(bare) or not self._seen.members.isdisjoint(fresh):
             return False
-        self._stamps |= fresh
-        self._stamp_order.extend(stamps)
-        while len(self._stamp_order) > self._stamp_window:
-            self._stamps.discard(self._stamp_order.popleft())
+        if not self._named.members.isdisjoint(fresh) or not self._seen.members.isdisjoint(named):
+            return False
+        self._seen.update(hostless)
+        self._seen.update(named)
+        self._named.update(named_hostless)
         return True
 
     def _unstamped_duplicate(self, e: SeccompEvent) -> bool:

@@ -59,6 +59,7 @@ class SeccompEvent(NamedTuple):
     ses: int | None = None
     subj: str | None = None  # LSM label, kept exactly as the kernel wrote it
     ip: int | None = None  # instruction pointer: with pid, tells two copies of one event apart
+    node: str | None = None  # auditd's node= name: the host, in logs aggregated from many
 
     def to_json_dict(self) -> dict[str, object]:
         """The keys `learn events` prints, in a fixed order."""
@@ -71,6 +72,7 @@ class SeccompEvent(NamedTuple):
             "pid": self.pid,
             "comm": self.comm,
             "exe": self.exe,
+            "node": self.node,
             "serial": self.serial,
             "source": self.source,
             "line": self.line,
@@ -82,6 +84,7 @@ class ProblemKind(StrEnum):
     TRUNCATED = "truncated"  # a record cut short: pager, wrapping, a partial write
     UNTRUSTED = "untrusted"  # a record quoted by something other than the kernel or auditd
     UNKNOWN_SYSCALL = "unknown-syscall"  # libseccomp has no name for this number on this arch
+    UNKNOWN_ARCH = "unknown-arch"  # the record does not say its ABI (no arch=): the number has no name
     LOSS = "loss"  # the log says records were dropped (rate limit, backlog)
     NOTE = "note"  # decoded, but with an assumption the user should know about
 

@@ -6,22 +6,44 @@ from collections.abc import Callable, Iterator
 
 from learn import __version__, bulkcount
 from learn.aggregate import allowed_by_arch
+from learn.arch import canonical_arch
 from learn.dedupe import Deduplicator
+from learn.errors import UsageError
 from learn.model import Item, Problem, SeccompEvent
 from learn.profile import Profile
 from learn.select import Selection
 from learn.sources import Progress, expand, read_lines
 from learn.tally import Findings, Tally
-from parsers import InputFormat, parse
+from parsers import DEFAULT_DECODING, DecodeOptions, InputFormat, parse
+from parsers.stamps import named_zone
 
-__all__ = ["Findings", "build_profile", "events_from", "learn_from_logs", "stream_events"]
+__all__ = ["Findings", "build_profile", "decode_options", "events_from", "learn_from_logs", "stream_events"]
+
+
+def decode_options(arch: str | None, timezone: str | None) -> DecodeOptions:
+    """--arch (for records without arch=) and --timezone (for `ausearch -i` stamps), checked."""
+    missing_arch = None
+    if arch is not None:
+        missing_arch = canonical_arch(arch)
+        if missing_arch is None:
+            raise UsageError(f"--arch {arch!r} is no arch libseccomp knows", "e.g. x86_64, x86, aarch64, arm")
+    zone = None
+    if timezone is not None:
+        try:
+            zone = named_zone(timezone).zone
+        except ValueError as e:
+            raise UsageError(f"--timezone {e}", "a zoneinfo name such as Europe/Berlin or UTC") from None
+    return DecodeOptions(missing_arch, zone)
 
 
 def events_from(
-    paths: list[str], fmt: InputFormat = InputFormat.AUTO, progress: Progress | None = None
+    paths: list[str],
+    fmt: InputFormat = InputFormat.AUTO,
+    progress: Progress | None = None,
+    options: DecodeOptions = DEFAULT_DECODING,
 ) -> Iterator[Item]:
     for path in expand(paths):
-        yield from parse(read_lines(path, progress), path, fmt)
+        yield from parse(read_lines(path, progress), path, fmt, options=options)
 
 
 def learn_from_logs(
@@ -30,6 +52,7 @@ def learn_from_logs(
     fmt: InputFormat = InputFormat.AUTO,
     progress: Progress | None = None,
     bulk_block: int | None = None,
+    options: DecodeOptions = DEFAULT_DECODING,
 ) -> Findings:
     """Every record of paths, counted once; big auditd files go through bulkcount.
 
@@ -39,10 +62,10 @@ def learn_from_logs(
     for path in sources:
         if bulk_block is not None or bulkcount.usable(path, selection, fmt):
             block = bulk_block or bulkcount.BLOCK_BYTES
-            bulkcount.count_file(path, tally, block, progress)
+            bulkcount.count_file(path, tally, block, progress, options)
             continue
         item = tally.item
-        for one in parse(read_lines(path, progress), path, fmt):
+        for one in parse(read_lines(path, progress), path, fmt, options=options):
             item(one)
     return tally.finish()
 
@@ -61,9 +84,10 @@ def stream_events(
     fmt: InputFormat,
     on_problem: Callable[[Problem], None],
     progress: Progress | None = None,
+    options: DecodeOptions = DEFAULT_DECODING,
 ) -> Iterator[SeccompEvent]:
     """Deduplicated events for `learn events`; problems go to on_problem as they come."""
-    for item in Deduplicator()(events_from(paths, fmt, progress)):
+    for item in Deduplicator()(events_from(paths, fmt, progress, options)):
         if isinstance(item, SeccompEvent):
             yield item
         else:

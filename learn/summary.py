@@ -9,6 +9,7 @@ from rich.table import Table
 
 from learn.aggregate import unnamed, usage_by_syscall
 from learn.pipeline import Findings
+from parsers.record import UNKNOWN_ARCH
 
 if TYPE_CHECKING:
     from learn.supervise import Supervised
@@ -29,9 +30,18 @@ def print_summary(
         _print_by_exe(findings, console)
     else:
         _print_by_syscall(findings, console)
+    unknown_arch = 0
     for arch, nr, count in unnamed(findings.usage):
+        if arch == UNKNOWN_ARCH:
+            unknown_arch += count
+            continue
         console.print(
             f"[yellow]warning:[/] {arch} syscall {nr} ({count} records) has no name in libseccomp; not in the profile"
+        )
+    if unknown_arch:
+        console.print(
+            f"[yellow]warning:[/] {unknown_arch} records have no arch= (kernels before 3.14), so their syscalls "
+            "cannot be named and are not in the profile; --arch ARCH names the arch of the machine that wrote them"
         )
     _print_problems(findings, console)
     if findings.not_selected_actions:

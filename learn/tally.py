@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 KEPT_PROBLEMS = 1000  # enough to show; counts stay exact beyond it
+STARTERS = frozenset({"execve", "execveat"})
+PENDING_EXECS = 1 << 16  # processes whose last record was an exec not (yet) selected
+LAUNCHER = "(learn starting the target)"  # what a live run's first execve, made by learn itself, is
 
 
 @dataclass
@@ -56,8 +60,16 @@ class Tally:
         # A live source hands over each record once (its serials are checked for gaps), so
         # a run of a million calls need not pay for remembering a million stamps.
         self._dedupe = not live
+        # A live run's first record is learn's own execve of the target, under learn's exe.
+        self._launcher_exe = _own_exe() if live else None
         self.aggregate = Aggregator()
         self._matches = selection.predicate()
+        # The kernel logs an execve under the exe, comm and label of the program that calls it,
+        # so a selection by program would drop the call that starts it (and the profile could
+        # not exec it). A pid's exec record just before its first selected record is kept.
+        self.keeps_starting_exec = selection != Selection(actions=selection.actions)
+        self._execs: dict[tuple[str | None, int | None], SeccompEvent] = {}
+        self._notes: set[tuple[str, str]] = set()
 
     def item(self, item: Item) -> None:
         if type(item) is Problem:
@@ -67,6 +79,11 @@ class Tally:
             self.event(item)
 
     def problem(self, problem: Problem) -> None:
+        if problem.kind is ProblemKind.NOTE:  # a note says an assumption once per source
+            said = (problem.source, problem.message)
+            if said in self._notes:
+                return
+            self._notes.add(said)
         f = self.findings
         f.problem_counts[problem.kind] += 1
         f.lost += problem.lost
@@ -78,7 +95,13 @@ class Tally:
             return
         f = self.findings
         f.events += 1
+        if self._launcher_exe is not None:
+            if e.syscall in STARTERS and e.exe == self._launcher_exe:
+                e = e._replace(exe=LAUNCHER)
+            self._launcher_exe = None
         if self._matches(e):
+            if self._execs and (started := self._execs.pop((e.node, e.pid), None)) is not None:
+                self.aggregate.add(started.arch, started.nr, started.syscall, started.action, started.exe)
             self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe)
             return
         f.not_selected_exes[e.exe or "?"] += 1
@@ -88,6 +111,19 @@ class Tally:
             f.last_time = when if f.last_time is None else max(f.last_time, when)
         if e.action not in self.selection.actions:
             f.not_selected_actions[e.action] += 1
+        if self.keeps_starting_exec:
+            self._remember_exec(e)
+
+    def _remember_exec(self, e: SeccompEvent) -> None:
+        """Keep e if it is an exec that may start a selected program; forget the pid's older one."""
+        key = (e.node, e.pid)
+        if e.syscall in STARTERS and e.action in self.selection.actions and e.pid is not None:
+            self._execs.pop(key, None)  # re-insert at the end: the oldest go first
+            self._execs[key] = e
+            if len(self._execs) > PENDING_EXECS:
+                del self._execs[next(iter(self._execs))]
+        elif self._execs:
+            self._execs.pop(key, None)
 
     def counted(self, arch: str, nr: int, name: str | None, action: Action, exe: str | None, n: int) -> None:
         """n distinct events (already deduplicated) that share these values."""
@@ -104,3 +140,11 @@ class Tally:
         self.findings.selected = self.aggregate.events
         self.findings.frame = self.aggregate.frame()
         return self.findings
+
+
+def _own_exe() -> str | None:
+    """This process's executable as the kernel names it in exe= (sys.executable may be a link)."""
+    try:
+        return os.readlink("/proc/self/exe")
+    except OSError:
+        return None

@@ -15,9 +15,10 @@ from parsers.auditd import AUDITD_LINE, frame_auditd
 from parsers.fastpath import FastDecoder
 from parsers.framing import LOOK_MARKS, Framed, Lost, Refused
 from parsers.kernel import frame_journal_json, frame_kernel_log
-from parsers.record import decode_record
+from parsers.record import DEFAULT_DECODING, DecodeOptions, decode_record
+from parsers.stamps import local_zone
 
-__all__ = ["InputFormat", "frame_line", "parse", "split_lines"]
+__all__ = ["DEFAULT_DECODING", "DecodeOptions", "InputFormat", "frame_line", "parse", "split_lines"]
 
 # A line with none of these cannot hold a record or a loss notice; most lines stop here.
 _WORTH_A_LOOK = re.compile("|".join(map(re.escape, LOOK_MARKS)) + "|^{")
@@ -51,10 +52,15 @@ _FRAMERS: dict[InputFormat, Callable[[str], Frame]] = {
 
 
 def parse(
-    lines: Iterable[str], source: str, fmt: InputFormat = InputFormat.AUTO, first_line: int = 1
+    lines: Iterable[str],
+    source: str,
+    fmt: InputFormat = InputFormat.AUTO,
+    first_line: int = 1,
+    options: DecodeOptions = DEFAULT_DECODING,
 ) -> Iterator[Item]:
     """Every SECCOMP event and problem in lines, in order; line numbers are 1-based."""
     framer = _FRAMERS[fmt]
+    zone_named = options.zone is not None  # else the first `ausearch -i` stamp says which zone was taken
     fast = FastDecoder()
     look = _WORTH_A_LOOK.search
     for number, raw in enumerate(lines, first_line):
@@ -69,8 +75,15 @@ def parse(
         if framed is None:
             continue
         if isinstance(framed, Framed):
-            body, stamp, interpreted, legacy = framed
-            yield from decode_record(body, stamp, source, number, interpreted=interpreted, legacy=legacy)
+            body, stamp, interpreted, legacy, node = framed
+            if interpreted and not zone_named and stamp not in (None, "..."):
+                zone = local_zone()
+                options, zone_named = options._replace(zone=zone.zone), True
+                yield Problem(ProblemKind.NOTE, f"ausearch -i stamps are local time: read as {zone.name}"
+                              " (the reader's zone; --timezone ZONE names the writer's)", source, number)  # fmt: skip
+            yield from decode_record(
+                body, stamp, source, number, interpreted=interpreted, legacy=legacy, node=node, options=options
+            )
         elif isinstance(framed, Refused):
             yield Problem(framed.kind, framed.why, source, number)
         else:

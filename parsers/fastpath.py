@@ -14,10 +14,11 @@ from learn.arch import arch_from_audit
 from learn.model import Action, SeccompEvent
 from learn.syscalls import syscall_name
 from parsers.fields import FAST_BODY, untrusted_string
-from parsers.values import BadRecord, decode_code
+from parsers.values import U32, U64, BadRecord, decode_code, syscall_in_range
 
-FAST_LINE = re.compile(r"type=SECCOMP msg=audit\(((\d+)\.(\d+):\d+)\): " + FAST_BODY.pattern)
-U32 = 0xFFFFFFFF
+FAST_LINE = re.compile(r"type=SECCOMP msg=audit\(((\d+)\.(\d+):\d+)\): " + FAST_BODY.pattern, re.ASCII)
+_U32_DIGITS = len(str(U32)) - 1  # ids this long or shorter fit in 32 bits without int()
+_U64_HEX_DIGITS = 16
 _CACHE_LIMIT = 1 << 16
 
 
@@ -37,11 +38,20 @@ class FastDecoder:
         return self.body(groups[3:], stamp, int(sec) + int(ms) / 1000, source, number)
 
     def body(
-        self, groups: tuple[str, ...], stamp: str | None, ts: float | None, source: str, number: int
+        self,
+        groups: tuple[str, ...],
+        stamp: str | None,
+        ts: float | None,
+        source: str,
+        number: int,
+        node: str | None = None,
     ) -> SeccompEvent | None:
         """The event for FAST_BODY's groups, or None when a value is odd (the general path says why)."""
-        auid, uid, _gid, ses, subj, pid, comm, exe, arch_hex, nr_s, ip, code = groups
-        if int(auid) > U32 or int(uid) > U32 or int(ses) > U32:
+        auid, uid, gid, ses, subj, pid, comm, exe, arch_hex, nr_s, ip, code = groups
+        ids = (auid, uid, gid, ses, pid)
+        if max(map(len, ids)) > _U32_DIGITS and any(int(v) > U32 for v in ids):
+            return None
+        if len(ip) > _U64_HEX_DIGITS and int(ip, 16) > U64:
             return None
         syscall = self._syscall(arch_hex, nr_s)
         action = self._code(code)
@@ -50,7 +60,7 @@ class FastDecoder:
         arch, nr, name = syscall
         return SeccompEvent(
             arch, nr, name, action[0], action[1], int(pid), self._string(comm), self._string(exe), stamp,
-            source, number, ts, int(uid), int(auid), int(ses), subj, int(ip, 16),
+            source, number, ts, int(uid), int(auid), int(ses), subj, int(ip, 16), node,
         )  # fmt: skip
 
     def key(
@@ -69,7 +79,7 @@ class FastDecoder:
         except KeyError:
             pass
         nr = int(nr_s)
-        arch = arch_from_audit(int(arch_hex, 16), nr)
+        arch = arch_from_audit(int(arch_hex, 16), nr) if syscall_in_range(nr) else None
         found = (arch, nr, syscall_name(arch, nr)) if arch is not None else None
         if len(self._syscalls) < _CACHE_LIMIT:
             self._syscalls[key] = found

@@ -20,7 +20,8 @@ _VALUE = r'(?:"[^"]*"|[0-9A-F]+|\(null\)|\?)'
 FAST_BODY = re.compile(
     r"auid=(\d+) uid=(\d+) gid=(\d+) ses=(\d+)(?: subj=(.*?))? pid=(\d+)"
     rf" comm=({_VALUE}) exe=({_VALUE}) sig=\d+ arch=([0-9a-f]+) syscall=(-?\d+)"
-    r" compat=\d ip=0x([0-9a-f]+) code=0x([0-9a-f]+)(?:$|\x1d| |(?=[A-Z][A-Z_]*=))"
+    r" compat=\d ip=0x([0-9a-f]+) code=0x([0-9a-f]+)(?:$|\x1d| |(?=[A-Z][A-Z_]*=))",
+    re.ASCII,  # \d: the kernel writes ASCII digits; int() would also take other scripts' digits
 )
 
 # subj= is the one value that is neither quoted nor hex-encoded, and may hold spaces, `=`

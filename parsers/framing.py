@@ -20,6 +20,7 @@ class Framed(NamedTuple):
     stamp: str | None  # inside of audit(...); None where the form has none (journald text)
     interpreted: bool = False  # ausearch -i: names instead of numbers
     legacy: bool = False  # pre-3.14 kernels: type=1701 ... reason="seccomp", maybe no arch=
+    node: str | None = None  # auditd's node= prefix: which host wrote it (part of its identity)
 
 
 class Refused(NamedTuple):

@@ -166,9 +166,11 @@ def test_interpreted_form() -> None:
         "ses=unset subj=u:r:cros_disks:s0 pid=83658 comm=AsyncLocalStore exe=/opt/drivefs sig=SIGSYS "
         "arch=aarch64 syscall=msync compat=0 ip=0x7d0767988c code=errno(13)"
     )
-    e = one_event(line)
+    note, e = items(line)
+    assert isinstance(e, SeccompEvent) and isinstance(note, Problem), (note, e)
     assert (e.arch, e.nr, e.syscall, e.action, e.errno) == ("aarch64", 227, "msync", Action.ERRNO, 13)
     assert e.serial == "1750958692.830:4911"  # 2025-06-26 17:24:52 UTC (tests run with TZ=UTC)
+    assert note.kind is ProblemKind.NOTE and "read as UTC" in note.message
 
 
 def test_debian_auparse_unknown_syscall_is_a_problem() -> None:
@@ -177,7 +179,7 @@ def test_debian_auparse_unknown_syscall_is_a_problem() -> None:
         "pid=5754 comm=ls exe=/usr/bin/ls sig=0 arch=x86_64 syscall=unknown-syscall(-1) compat=0 "
         "ip=0x7f48c5b2ac47 code=log"
     )
-    assert problem_kinds(line) == [ProblemKind.MALFORMED]
+    assert problem_kinds(line) == [ProblemKind.NOTE, ProblemKind.MALFORMED]  # NOTE: the zone taken
 
 
 def test_legacy_anom_abend_seccomp_record() -> None:
@@ -188,7 +190,8 @@ def test_legacy_anom_abend_seccomp_record() -> None:
     got = items(line)
     events = [e for e in got if isinstance(e, SeccompEvent)]
     assert len(events) == 1 and events[0].nr == 39 and events[0].action is Action.KILL_THREAD
-    assert [p.kind for p in got if isinstance(p, Problem)] == [ProblemKind.NOTE]
+    assert (events[0].arch, events[0].syscall) == ("unknown", None)  # not the reader's arch
+    assert [p.kind for p in got if isinstance(p, Problem)] == [ProblemKind.UNKNOWN_ARCH]
 
 
 def test_anom_abend_without_seccomp_reason_is_not_ours() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from learn.formats import OutputFormat, render
-from learn.model import Action, SeccompEvent
+from learn.model import Action, ProblemKind, SeccompEvent
 from learn.pipeline import build_profile, learn_from_logs
 from learn.select import Selection
 from parsers import InputFormat, parse, split_lines
@@ -47,7 +47,7 @@ def test_every_form_of_one_capture_gives_one_profile() -> None:
     profiles = set()
     for log in forms:
         findings = learn_from_logs([str(log)], Selection(actions=frozenset(Action)))
-        assert findings.selected == 302 and not findings.problem_counts
+        assert findings.selected == 302 and set(findings.problem_counts) <= {ProblemKind.NOTE}  # ausearch -i: zone
         profiles.add(render(build_profile(findings), OutputFormat.OCI))
     assert len(profiles) == 1
 
