@@ -153,6 +153,7 @@ def test_events_keys() -> None:
         "pid",
         "comm",
         "exe",
+        "node",
         "serial",
         "source",
         "line",
