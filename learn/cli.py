@@ -587,8 +587,16 @@ def _emit(profile: Profile, fmt: OutputFormat, output: str | None) -> None:
 
 
 def _print_stdout(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    """The profile on stdout; if stdout fails (a full disk behind `>`), the profile is kept."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        kept = keep_elsewhere("profile", text)
+        where = f"the profile is kept in {kept}" if kept else "the profile could not be kept anywhere"
+        _fail(f"cannot write standard output: {error.strerror}; {where}", KEEP_HINT)
 
 
 def _deliver(path: str | None, what: str, write: Callable[[str], None], text: Callable[[], str]) -> str | None:

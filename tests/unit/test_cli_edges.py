@@ -192,6 +192,19 @@ def test_a_profile_that_cannot_be_written_is_kept(tmp_path: Path) -> None:
     assert json.loads(kept.read_text())["defaultAction"] == "SCMP_ACT_ERRNO"
 
 
+def test_a_profile_that_stdout_cannot_take_is_kept(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "learn", "suggest", "-q", str(LS_LOG)], stdout=full, stderr=subprocess.PIPE,
+            text=True, env={**os.environ, "XDG_STATE_HOME": str(state)}, cwd=ROOT, check=False,
+        )  # fmt: skip
+    assert_one_line_error(result, 2)
+    (kept,) = (state / "learn").iterdir()
+    assert "standard output" in result.stderr and str(kept) in result.stderr
+    assert json.loads(kept.read_text())["defaultAction"] == "SCMP_ACT_ERRNO"
+
+
 # --- one line, never a traceback --------------------------------------------------------------
 
 
