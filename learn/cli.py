@@ -61,13 +61,16 @@ class _UntypedArgument(TyperArgument):
 
 
 class _Command(TyperCommand):
-    """Help without typer's type tags: arguments show their name, options their metavar."""
+    """Help without typer's type tags: arguments show their name, options their metavar (by
+    default their name in capitals, nothing for a flag)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for param in self.params:
             if isinstance(param, TyperArgument):
                 param.__class__ = _UntypedArgument
+            elif isinstance(param, TyperOption) and param.metavar is None:
+                param.metavar = FLAG if param.is_flag or param.count else (param.name or "value").upper()
 
     def get_help_option(self, ctx: Any) -> TyperOption | None:
         option = super().get_help_option(ctx)
