@@ -13,12 +13,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from itertools import chain
 from multiprocessing import get_context
 
+from learn.errors import InputError
+from learn.lines import MAX_LINE_BYTES, LineSplitter
 from learn.select import Selection
-from learn.sources import Progress
+from learn.sniff import SAMPLE_BYTES, not_a_log
+from learn.sources import Progress, changed_while_read
 from learn.tally import Tally
-from parsers import DEFAULT_DECODING, DecodeOptions, InputFormat, parse, split_lines
+from parsers import DEFAULT_DECODING, DecodeOptions, InputFormat, parse, parse_numbered, split_lines
 from parsers.bulk import BlockCount, count_block
 from parsers.fastpath import FastDecoder
 
@@ -32,35 +36,55 @@ def usable(path: str, selection: Selection, fmt: InputFormat) -> bool:
     if selection != Selection(actions=selection.actions):
         return False  # a selection by program keeps the exec that started it: records in order
     try:
+        if not os.path.isfile(path) or os.path.getsize(path) < MIN_BULK_BYTES:
+            return False  # checked before opening: opening a FIFO would wait for a writer
         with open(path, "rb") as f:
-            return os.path.isfile(path) and f.read(2) != b"\x1f\x8b" and os.path.getsize(path) >= MIN_BULK_BYTES
+            return f.read(2) != b"\x1f\x8b"
     except OSError:
         return False
 
 
-def byte_ranges(path: str, block: int = BLOCK_BYTES) -> list[tuple[int, int]]:
-    """(offset, length) blocks of whole lines covering the file."""
-    size = os.path.getsize(path)
+def byte_ranges(fd: int, size: int, block: int = BLOCK_BYTES) -> list[tuple[int, int]] | None:
+    """(offset, length) blocks of whole lines covering size bytes of fd; None when a line at a
+    block boundary is longer than any record (the per-line reader then skips it, memory bounded)."""
     ranges, start = [], 0
-    with open(path, "rb") as f:
-        while start < size:
-            f.seek(min(start + block, size))
-            f.readline()  # run on to the end of the line the block boundary fell in
-            end = min(f.tell(), size)
-            ranges.append((start, end - start))
-            start = end
+    while start < size:
+        end = min(start + block, size)
+        if end < size:
+            tail = os.pread(fd, MAX_LINE_BYTES + 1, end - 1)  # from the byte before the boundary
+            newline = tail.find(b"\n")
+            if newline < 0 and len(tail) > MAX_LINE_BYTES:
+                return None
+            end = end + newline if newline >= 0 else end - 1 + len(tail)
+        ranges.append((start, end - start))
+        start = end
     return ranges
 
 
-def read_range(path: str, offset: int, length: int) -> str:
-    with open(path, "rb") as f:
-        f.seek(offset)
-        return f.read(length).decode("utf-8", errors="replace")
+def read_range(fd: int, offset: int, length: int) -> bytes:
+    """The bytes of one range: read through the descriptor opened once, so a file renamed,
+    replaced or removed meanwhile is still the file that was opened."""
+    data = os.pread(fd, length, offset)
+    while len(data) < length:
+        more = os.pread(fd, length - len(data), offset + len(data))
+        if not more:
+            break  # the file shrank: the parent reports it
+        data += more
+    return data
 
 
-def _count_range(job: tuple[str, int, int]) -> BlockCount | int:
+def _has_long_line(data: bytes) -> bool:
+    """True when some line may be longer than MAX_LINE_BYTES: a window of half that without "\n"."""
+    window = MAX_LINE_BYTES // 2
+    return any(data.find(b"\n", at, at + window) < 0 for at in range(0, len(data) - window + 1, window))
+
+
+def _count_range(job: tuple[int, int, int]) -> BlockCount | int:
     """The block's counts, or its number of lines when it must be read line by line."""
-    text = read_range(*job)
+    data = read_range(*job)
+    if _has_long_line(data):
+        return data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
+    text = data.decode("utf-8", errors="replace")
     return count_block(text) or len(split_lines(text))
 
 
@@ -70,35 +94,75 @@ def count_file(
     block: int = BLOCK_BYTES,
     progress: Progress | None = None,
     options: DecodeOptions = DEFAULT_DECODING,
-) -> None:
-    ranges = byte_ranges(path, block)
-    advance = progress(path, os.path.getsize(path)) if progress else None
-    merge = _Merger(path, tally, advance, options)
+) -> bool:
+    """Count path into tally; False (nothing counted) when it must go through the per-line reader."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as error:
+        raise InputError(f"{path}: {error.strerror}") from None
+    try:
+        return _count_open_file(path, fd, tally, block, progress, options)
+    except OSError as error:
+        raise InputError(f"{path}: {error.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _count_open_file(
+    path: str, fd: int, tally: Tally, block: int, progress: Progress | None, options: DecodeOptions
+) -> bool:
+    opened = os.fstat(fd)
+    found = not_a_log(os.pread(fd, SAMPLE_BYTES, 0))
+    if found is not None:
+        raise InputError(f"{path}: not a log ({found[0]})", found[1])
+    ranges = byte_ranges(fd, opened.st_size, block)
+    if ranges is None:
+        return False
+    advance = progress(path, opened.st_size) if progress else None
+    merge = _Merger(path, fd, opened.st_size, tally, advance, options)
     workers = min(os.cpu_count() or 1, len(ranges))
     if workers <= 1:
         for offset, length in ranges:
-            merge(offset, length, _count_range((path, offset, length)))
-        return
-    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        results = pool.map(_count_range, [(path, o, n) for o, n in ranges])
-        for (offset, length), result in zip(ranges, results, strict=True):
-            merge(offset, length, result)
+            merge(offset, length, _count_range((fd, offset, length)))
+    else:
+        # Forked workers inherit fd: every block comes from the one file that was opened.
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+            results = pool.map(_count_range, [(fd, o, n) for o, n in ranges])
+            for (offset, length), result in zip(ranges, results, strict=True):
+                merge(offset, length, result)
+    for problem in changed_while_read(path, fd, opened.st_size, merge.line, merge.shrank_to):
+        tally.problem(problem)
+    return True
 
 
 class _Merger:
-    def __init__(self, path: str, tally: Tally, advance: Callable[[int], None] | None, options: DecodeOptions) -> None:
-        self.path, self.tally, self.advance, self.options = path, tally, advance, options
+    def __init__(
+        self,
+        path: str,
+        fd: int,
+        size: int,
+        tally: Tally,
+        advance: Callable[[int], None] | None,
+        options: DecodeOptions,
+    ) -> None:
+        self.path, self.fd, self.size, self.tally, self.advance, self.options = path, fd, size, tally, advance, options
+        self.shrank_to: int | None = None  # the file's size when first seen below its size at open
         self.decode = FastDecoder()
         self.line = 0  # lines before the current block
 
     def __call__(self, offset: int, length: int, result: BlockCount | int) -> None:
         if self.advance is not None:
             self.advance(length)
+        now = os.fstat(self.fd).st_size
+        if now < self.size and self.shrank_to is None:
+            self.shrank_to = now
         if isinstance(result, BlockCount) and self._merge(result):
             self.line += result.lines
             return
-        text = read_range(self.path, offset, length)
-        for item in parse(split_lines(text), self.path, InputFormat.AUTO, self.line + 1, self.options):
+        lines = LineSplitter(self.path, lines_before=self.line)
+        data = read_range(self.fd, offset, length)
+        numbered = chain(lines.feed(data), lines.finish())
+        for item in chain(parse_numbered(numbered, self.path, InputFormat.AUTO, self.options), lines.problems):
             self.tally.item(item)
         self.line += result.lines if isinstance(result, BlockCount) else result
 

@@ -160,10 +160,11 @@ def _progress() -> Iterator[ProgressHook | None]:
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as bars:
 
-        def start(path: str, size: int) -> Callable[[int], None]:
-            if size < PROGRESS_MIN_BYTES:
+        def start(path: str, size: int | None) -> Callable[[int], None]:
+            if size is not None and size < PROGRESS_MIN_BYTES:
                 return lambda _n: None
-            task = bars.add_task(os.path.basename(path), total=size)
+            # stdin and pipes have no size: the bar then shows the bytes read so far.
+            task = bars.add_task("stdin" if path == "-" else os.path.basename(path), total=size)
             return lambda n: bars.advance(task, n)
 
         yield start

@@ -12,9 +12,9 @@ from learn.errors import UsageError
 from learn.model import Item, Problem, SeccompEvent
 from learn.profile import Profile
 from learn.select import Selection
-from learn.sources import Progress, expand, read_lines
+from learn.sources import LogLines, Progress, expand
 from learn.tally import Findings, Tally
-from parsers import DEFAULT_DECODING, DecodeOptions, InputFormat, parse
+from parsers import DEFAULT_DECODING, DecodeOptions, InputFormat, parse_numbered
 from parsers.stamps import named_zone
 
 __all__ = ["Findings", "build_profile", "decode_options", "events_from", "learn_from_logs", "stream_events"]
@@ -43,7 +43,16 @@ def events_from(
     options: DecodeOptions = DEFAULT_DECODING,
 ) -> Iterator[Item]:
     for path in expand(paths):
-        yield from parse(read_lines(path, progress), path, fmt, options=options)
+        yield from read_items(path, fmt, progress, options)
+
+
+def read_items(
+    path: str, fmt: InputFormat, progress: Progress | None = None, options: DecodeOptions = DEFAULT_DECODING
+) -> Iterator[Item]:
+    """The events and problems of one input; what reading it found comes last."""
+    lines = LogLines(path, progress)
+    yield from parse_numbered(lines, path, fmt, options)
+    yield from lines.problems
 
 
 def learn_from_logs(
@@ -62,10 +71,10 @@ def learn_from_logs(
     for path in sources:
         if bulk_block is not None or bulkcount.usable(path, selection, fmt):
             block = bulk_block or bulkcount.BLOCK_BYTES
-            bulkcount.count_file(path, tally, block, progress, options)
-            continue
+            if bulkcount.count_file(path, tally, block, progress, options):
+                continue
         item = tally.item
-        for one in parse(read_lines(path, progress), path, fmt, options=options):
+        for one in read_items(path, fmt, progress, options):
             item(one)
     return tally.finish()
 

@@ -18,7 +18,7 @@ from parsers.kernel import frame_journal_json, frame_kernel_log
 from parsers.record import DEFAULT_DECODING, DecodeOptions, decode_record
 from parsers.stamps import local_zone
 
-__all__ = ["DEFAULT_DECODING", "DecodeOptions", "InputFormat", "frame_line", "parse", "split_lines"]
+__all__ = ["DEFAULT_DECODING", "DecodeOptions", "InputFormat", "frame_line", "parse", "parse_numbered", "split_lines"]
 
 # A line with none of these cannot hold a record or a loss notice; most lines stop here.
 _WORTH_A_LOOK = re.compile("|".join(map(re.escape, LOOK_MARKS)) + "|^{")
@@ -59,11 +59,21 @@ def parse(
     options: DecodeOptions = DEFAULT_DECODING,
 ) -> Iterator[Item]:
     """Every SECCOMP event and problem in lines, in order; line numbers are 1-based."""
+    return parse_numbered(enumerate(lines, first_line), source, fmt, options)
+
+
+def parse_numbered(
+    lines: Iterable[tuple[int, str]],
+    source: str,
+    fmt: InputFormat = InputFormat.AUTO,
+    options: DecodeOptions = DEFAULT_DECODING,
+) -> Iterator[Item]:
+    """parse() for (line number, line) pairs: a reader that skips blank lines keeps the numbers right."""
     framer = _FRAMERS[fmt]
     zone_named = options.zone is not None  # else the first `ausearch -i` stamp says which zone was taken
     fast = FastDecoder()
     look = _WORTH_A_LOOK.search
-    for number, raw in enumerate(lines, first_line):
+    for number, raw in lines:
         if raw.startswith(_AUDITD_SECCOMP) and fmt in (InputFormat.AUTO, InputFormat.AUDITD):
             event = fast(raw, source, number)
             if event is not None:
