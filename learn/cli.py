@@ -22,6 +22,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+try:  # typer >= 0.22 carries its own copy of click
+    from typer._click.exceptions import ClickException, UsageError
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException, UsageError  # type: ignore[import-not-found,no-redef]
+
 from learn import __version__
 from learn.argv import OptionTable, split_program
 from learn.atomic import check_writable, keep_elsewhere, write_atomically
@@ -213,9 +218,14 @@ def events(logs: Logs, input_format: InputFmt = InputFormat.AUTO, arch: Arch = N
         err.print(str(problem), markup=False)
 
     out = sys.stdout
-    with _progress() as progress:
-        for event in stream_events(logs, input_format, report, progress, decode_options(arch, timezone)):
-            out.write(json.dumps(event.to_json_dict()) + "\n")
+    try:
+        with _progress() as progress:
+            for event in stream_events(logs, input_format, report, progress, decode_options(arch, timezone)):
+                out.write(json.dumps(event.to_json_dict()) + "\n")
+            out.flush()
+    except BrokenPipeError:  # `learn events | head`: the reader left; say nothing, exit 0, as cat would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise _Exit(EXIT_OK) from None
 
 
 @app.command(
@@ -678,10 +688,20 @@ def main() -> None:
     try:
         group = typer.main.get_command(app)
         assert isinstance(group, TyperGroup)
-        # click's standalone mode turns usage errors into one message and exit 2
-        group.main(args=program_argv(group, sys.argv[1:]))
+        args = program_argv(group, sys.argv[1:])
+        if not args:  # as `learn --help`, but a usage error
+            group.main(args=["--help"], standalone_mode=False)
+            sys.exit(EXIT_USAGE)
+        # not standalone: click's usage errors come here, to be said in one line like the others
+        code = group.main(args=args, standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
     except _Exit as stop:
         sys.exit(stop.code)
+    except ClickException as error:
+        context = getattr(error, "ctx", None)
+        where = context.command_path if context is not None else "learn"
+        _error_line(error.format_message(), f"see {where} --help" if isinstance(error, UsageError) else "")
+        sys.exit(error.exit_code)
     except LearnError as error:
         _error_line(str(error), error.hint)
         sys.exit(error.exit_code)

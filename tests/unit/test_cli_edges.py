@@ -328,3 +328,26 @@ def test_kernel_error_hint_names_a_readme_section_that_exists() -> None:
 
     (section,) = re.findall(r"'([^']+)'", KernelError.hint)
     assert f"\n## {section}\n" in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["check", "p.json"], ["suggest", "--nope", "x"], ["suggest", LS_LOG, "-f", "nope"], ["nosuchcommand"]],
+)
+def test_usage_errors_are_one_line(args: list[str]) -> None:
+    result = learn(*args)
+    assert_one_line_error(result, 2)
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_events_into_a_closed_pipe_exits_0_quietly() -> None:
+    log = ROOT / "sample-logs" / "auditd" / "ls-la.enriched.audit.log"  # more than a pipe holds
+    reader = subprocess.Popen(["head", "-c", "10"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    assert reader.stdin is not None
+    writer = subprocess.run(
+        [sys.executable, "-m", "learn", "events", str(log)], stdout=reader.stdin, stderr=subprocess.PIPE,
+        text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    reader.stdin.close()
+    reader.wait()
+    assert (writer.returncode, writer.stderr) == (0, "")
