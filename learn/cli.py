@@ -31,7 +31,7 @@ from learn import __version__
 from learn.argv import OptionTable, split_program
 from learn.atomic import check_writable, keep_elsewhere, write_atomically
 from learn.errors import LearnError, OutputError
-from learn.formats import OutputFormat
+from learn.formats import OutputFormat, ProfileFormat
 from learn.model import Action, Problem
 from learn.pipeline import Findings, build_profile, decode_options, learn_from_logs, stream_events
 from learn.profile import Profile
@@ -136,6 +136,10 @@ MaybeCommand = Annotated[
     list[str] | None, typer.Argument(help="The program and its arguments (-- before it is optional).")
 ]
 ProfileArg = Annotated[str, typer.Argument(help="Profile file: OCI/Docker JSON, snapd, systemd or SPO.")]
+ProfileFmt = Annotated[
+    ProfileFormat | None,
+    typer.Option("--profile-format", help="Read profiles as this format instead of recognising it."),
+]
 Source = Annotated[
     str | None, typer.Option(metavar="SOURCE", help="Record source: netlink, auditd or kmsg (default: best).")
 ]
@@ -354,12 +358,13 @@ def run(
     ] = False,
     quiet: Quiet = False,
     by_exe: ByExe = False,
+    profile_format: ProfileFmt = None,
 ) -> None:
     """Run a program in complain mode (SECCOMP_RET_LOG) and learn its profile from the kernel's records."""
     from learn.run import RunRequest, build_run_profile, learn_run
     from learn.run import save_log as write_log
 
-    base = _read_profile(profile) if profile else None
+    base = _read_profile(profile, profile_format) if profile else None
     if command and oci_bundle:
         _fail("give either a program or --oci-bundle DIR, not both")
     if not command and not oci_bundle:
@@ -421,11 +426,19 @@ def merge_profiles(
     profiles: Annotated[list[str], typer.Argument(help="Profiles to unite (OCI or snapd).")],
     output: Output = None,
     fmt: Format = OutputFormat.OCI,
+    default: Annotated[
+        str | None,
+        typer.Option(
+            "--default", metavar="ACTION", help="The result's default when the profiles' differ: errno[:N], allow, ..."
+        ),
+    ] = None,
+    profile_format: ProfileFmt = None,
 ) -> None:
     """Unite profiles: every syscall any of them allows, on every arch any of them lists."""
-    from learn.profile import merge
+    from learn.profile import merge, parse_verdict
 
-    _emit(merge(*(_read_profile(p) for p in profiles)), fmt, output)
+    chosen = parse_verdict(default) if default is not None else None
+    _emit(merge(*(_read_profile(p, profile_format) for p in profiles), default=chosen), fmt, output)
 
 
 @app.command(
@@ -442,6 +455,7 @@ def enforce(
     ] = None,
     user: User = None,
     group: Group = None,
+    profile_format: ProfileFmt = None,
 ) -> None:
     """Run a program under a profile in enforce mode: EPERM for the rest, denials logged."""
     from learn.enforce import compiled_installer, profile_installer
@@ -452,7 +466,7 @@ def enforce(
     if bpf:
         installer = compiled_installer(bpf)
     elif profile:
-        installer = profile_installer(_read_profile(profile))
+        installer = profile_installer(_read_profile(profile, profile_format))
     else:
         _fail("give a PROFILE or --bpf FILE, then the program")
     if not argv:
@@ -479,13 +493,14 @@ def check(
     user: User = None,
     group: Group = None,
     by_exe: ByExe = False,
+    profile_format: ProfileFmt = None,
 ) -> None:
     """Run a program under a profile and report every syscall the profile denied."""
     from learn.enforce import check as run_check
     from learn.enforce import profile_installer
     from learn.kernel import launch
 
-    installer = profile_installer(_read_profile(profile), complain=complain)
+    installer = profile_installer(_read_profile(profile, profile_format), complain=complain)
     for note in installer.notes:
         err.print(f"learn: note: {note}", markup=False)
     result = run_check(command, installer, complain=complain, source=source, creds=launch.resolve_user(user, group))
@@ -514,13 +529,15 @@ def compile_command(
     output: Annotated[
         str, typer.Option("-o", "--output", metavar="FILE", help="Where to write the BPF (and FILE.json).")
     ],
+    profile_format: ProfileFmt = None,
 ) -> None:
     """Compile a profile to raw BPF for this host's ABIs, plus a sidecar naming its source (see enforce --bpf)."""
     from learn.compiled import compile_profile
     from learn.kernel.features import flag_log_probe
 
     _check_outputs(output)
-    compiled = compile_profile(profile, output, log_denials=flag_log_probe().ok)
+    fmt = OutputFormat(profile_format) if profile_format else None
+    compiled = compile_profile(profile, output, log_denials=flag_log_probe().ok, fmt=fmt)
     for note in compiled.notes:
         err.print(f"learn: note: {note}", markup=False)
     size = f"{len(compiled.program) // 8} BPF instructions"
@@ -533,40 +550,43 @@ def compile_command(
 
 
 @app.command(cls=_Command, epilog="Example: learn show ls.json")
-def show(profile: ProfileArg) -> None:
+def show(profile: ProfileArg, profile_format: ProfileFmt = None) -> None:
     """Print the profile's filter as libseccomp's PFC, after the allowed syscalls per arch."""
     from learn.compiled import unrestricted
     from learn.kernel.filters import Mode, build_filter, export_pfc
 
-    loaded = _read_profile(profile)
+    loaded = _read_profile(profile, profile_format)
     if unrestricted(loaded):
         sys.stdout.write("# unrestricted: no filter is loaded (the profile allows every call)\n")
         return
     for arch in loaded.arches:
         names = loaded.allowed.get(arch, ())
         sys.stdout.write(f"# {arch}: {len(names)} allowed: {' '.join(names)}\n")
-    sys.stdout.write(export_pfc(build_filter(loaded, mode=Mode.ENFORCE).filter))
+    built = build_filter(loaded, mode=Mode.ENFORCE)
+    sys.stdout.write("".join(f"# learn checks before libseccomp's filter: {guard}\n" for guard in built.guards))
+    sys.stdout.write(export_pfc(built.filter))
 
 
 @app.command(
     cls=_Command,
     epilog="Example: learn diff old.json new.json. Exit codes, as diff(1): 0 the same, 1 different, 2 trouble.",
 )
-def diff(a: ProfileArg, b: ProfileArg) -> None:
+def diff(a: ProfileArg, b: ProfileArg, profile_format: ProfileFmt = None) -> None:
     """Syscalls and rules added (+) and removed (-) per arch, from profile A to profile B."""
     from learn.diff import diff as compare
 
-    changes = compare(_read_profile(a), _read_profile(b))
+    changes = compare(_read_profile(a, profile_format), _read_profile(b, profile_format))
     sys.stdout.write("".join(f"{line}\n" for line in changes.lines()) if changes else "no differences\n")
     if changes:
         raise _Exit(1)
 
 
-def _read_profile(path: str) -> Profile:
-    """A profile of any supported format; what the reader left out or assumed goes to stderr."""
+def _read_profile(path: str, fmt: ProfileFormat | None = None) -> Profile:
+    """A profile of any supported format (recognised, or `fmt`); what the reader left out or
+    assumed goes to stderr."""
     from learn.formats import load_profile
 
-    loaded = load_profile(path)
+    loaded = load_profile(path, fmt)
     for note in loaded.notes:
         err.print(f"learn: note: {note}", markup=False)
     return loaded.profile

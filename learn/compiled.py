@@ -29,7 +29,7 @@ from learn.atomic import write_atomically
 from learn.errors import ProfileError
 from learn.formats import READERS, HostContext, OutputFormat, ReadResult, detect_format
 from learn.kernel.bpf import INSTRUCTION_BYTES, MAX_INSTRUCTIONS, validate
-from learn.kernel.filters import Mode, build_filter, export_bpf
+from learn.kernel.filters import Mode, build_filter, program
 from learn.model import Action
 from learn.profile import Profile
 from learn.trusted import MissingFileError, read_trusted
@@ -86,7 +86,7 @@ def build(profile: Profile, source: str, *, log_denials: bool) -> Build:
     if unrestricted(profile):
         return Build(b"", tuple(arches), True)
     built = build_filter(profile, mode=Mode.ENFORCE, arches=arches, log_denials=log_denials)
-    return Build(export_bpf(built.filter), built.arches, False)
+    return Build(program(built), built.arches, False)  # with learn's multiplexer guards
 
 
 def parse_source(data: bytes, source: str, fmt: OutputFormat | None) -> tuple[ReadResult, OutputFormat]:

@@ -47,17 +47,18 @@ class ProfileDiff:
 
 
 def rule_lines(profile: Profile, arch: str) -> list[str]:
-    lines = []
+    lines: dict[str, None] = {}  # ordered and unique in linear time
     for rule in profile.rules:
         if arch in (profile.arches if rule.arches is None else rule.arches):
-            lines += [rule.describe(name) for name in rule.names if rule.describe(name) not in lines]
-    return lines
+            lines.update(dict.fromkeys(rule.describe(name) for name in rule.names))
+    return list(lines)
 
 
 def _changes(a: Mapping[str, list[str]], b: Mapping[str, list[str]]) -> dict[str, tuple[str, ...]]:
     out = {}
     for arch in sorted(set(a) | set(b)):
-        extra = [x for x in b.get(arch, []) if x not in set(a.get(arch, []))]
+        have = set(a.get(arch, []))
+        extra = [x for x in b.get(arch, []) if x not in have]
         if extra:
             out[arch] = tuple(sorted(extra))
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from learn.compiled import UNRESTRICTED_NOTE, load_compiled, unrestricted
 from learn.kernel import features, launch
 from learn.kernel.bpf import load_bpf
-from learn.kernel.filters import Mode, build_filter, load
+from learn.kernel.filters import Mode, build_filter, install, require_host_abi
 from learn.model import Action
 from learn.profile import Profile
 from learn.select import Selection
@@ -34,6 +34,7 @@ def profile_installer(profile: Profile, *, complain: bool = False) -> Installer:
     """Build the filter in the parent (libseccomp allocates); the child only loads it."""
     if unrestricted(profile):
         return Installer(_no_filter, (UNRESTRICTED_NOTE,))
+    require_host_abi(profile)
     notes: list[str] = []
     flag_log = features.flag_log_probe()
     if not complain and not flag_log.ok:
@@ -41,7 +42,8 @@ def profile_installer(profile: Profile, *, complain: bool = False) -> Installer:
     built = build_filter(profile, mode=Mode.COMPLAIN if complain else Mode.ENFORCE, log_denials=flag_log.ok)
     for arch, names in sorted(built.skipped.items()):
         notes.append(f"{arch} has no {', '.join(names)}: left out of its rules")
-    return Installer(lambda: load(built.filter), tuple(notes))
+    notes += built.notes
+    return Installer(lambda: install(built), tuple(notes))
 
 
 def compiled_installer(path: str) -> Installer:

@@ -12,7 +12,7 @@ from learn.aggregate import allowed_by_arch
 from learn.arch import host_abis
 from learn.atomic import write_atomically
 from learn.kernel import launch, oci
-from learn.kernel.filters import Mode, build_filter, load
+from learn.kernel.filters import Mode, build_filter, install
 from learn.model import Action
 from learn.profile import Profile, merge
 from learn.select import Selection
@@ -42,7 +42,7 @@ def learn_run(request: RunRequest) -> tuple[Supervised, Findings]:
             run = supervise(argv, lambda: None, tally.item, request.source, creds, request.keep_lines)
     else:
         built = build_filter(base, mode=Mode.COMPLAIN if request.base else Mode.LEARN, arches=host_abis())
-        run = supervise(request.argv, lambda: load(built.filter), tally.item, request.source, creds, request.keep_lines)
+        run = supervise(request.argv, lambda: install(built), tally.item, request.source, creds, request.keep_lines)
     return run, tally.finish()
 
 
@@ -59,7 +59,8 @@ def build_run_profile(
         provenance.append(f"added for the OCI runtime's Go runtime, which calls them at random: {added}")
         allowed = {a: tuple(sorted({*names, *oci.GO_RUNTIME_ASYNC})) for a, names in allowed.items()}
     learned = Profile(allowed, provenance=tuple(provenance), incomplete=run.lost > 0)
-    return merge(learned, base) if base is not None else learned
+    # The result is an enforce-mode profile whatever the base says by default (ERRNO(EPERM)).
+    return merge(learned, base, default=learned.default_verdict()) if base is not None else learned
 
 
 def save_log(path: str, run: Supervised) -> None:

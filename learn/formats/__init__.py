@@ -11,12 +11,14 @@ from enum import StrEnum
 
 from learn.errors import InputError, ProfileError
 from learn.formats import oci, pfc, snapd, spo, systemd
-from learn.formats.common import HostContext, ReadResult, WriteResult
+from learn.formats.common import HostContext, ReadResult, WriteResult, known_anywhere
 from learn.profile import Profile
 
 __all__ = [
+    "MAX_PROFILE_BYTES",
     "HostContext",
     "OutputFormat",
+    "ProfileFormat",
     "ReadResult",
     "WriteResult",
     "check_expressible",
@@ -26,6 +28,20 @@ __all__ = [
     "render",
     "write",
 ]
+
+
+# A profile is a few KiB (moby's default is 20 KiB); a cap keeps hostile files from costing
+# time and memory in the readers, which are linear in what they read.
+MAX_PROFILE_BYTES = 4 << 20
+
+
+class ProfileFormat(StrEnum):
+    """The formats learn reads (`--profile-format`): detection is skipped when one is named."""
+
+    OCI = "oci"
+    SNAPD = "snapd"
+    SYSTEMD = "systemd"
+    SPO = "spo"
 
 
 class OutputFormat(StrEnum):
@@ -73,17 +89,30 @@ def check_expressible(profile: Profile, fmt: OutputFormat | str) -> list[str]:
     return list(write(profile, fmt).notes)
 
 
-_SNAPD_LINE = re.compile(r"(~?[a-z_][a-z0-9_]*(\s+[\w|<>=!:#-]+)*|@complain|@unrestricted)")
-_SYSTEMD = re.compile(r"^\s*(\[Service\]|SystemCall(Filter|Architectures|ErrorNumber|Log)=)", re.M)
+# snap-seccomp's line: a name and up to six argument tokens (see learn.formats.snapd). A token
+# holds a digit, an upper-case constant or an operator (`-`, `!`, `<`, `|`, `u:` ...): lower-case
+# words are prose. Detection stays loose beyond that, so the reader can say what is wrong.
+_SNAPD_RULE = re.compile(r"~?([a-z_][a-z0-9_]*)(?:[ \t]+(?=\S*[0-9A-Z|<>!:=#-])\S+)*")
+_SNAPD_DIRECTIVES = ("@complain", "@unrestricted")
+_SYSTEMD = re.compile(r"^[ \t]*SystemCall(Filter|Architectures|ErrorNumber|Log)=", re.M)
 _SPO = re.compile(r"^\s*kind:\s*[\"']?SeccompProfile\b", re.M)
+_BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+EXPECTED = (
+    "expected OCI/Docker JSON, a SeccompProfile manifest, a systemd unit with SystemCallFilter= "
+    "or snap-seccomp source (one syscall a line, @complain or @unrestricted)"
+)
+NAME_IT = "name the format with --profile-format oci|snapd|systemd|spo if it is one"
 
 
 def detect_format(text: str, source: str = "-") -> OutputFormat:
-    """Which format text is in, from its content."""
+    """Which format text is in, recognised by what it holds, never by elimination: an empty
+    file, prose or binary data is not a profile that allows nothing."""
+    if (binary := _BINARY.search(text)) is not None:
+        raise ProfileError(f"{source}: binary data (byte {binary.start()}), not a seccomp profile; {EXPECTED}", NAME_IT)
     if text.lstrip().startswith("{"):
         try:
             doc = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return OutputFormat.OCI  # the OCI reader says where the JSON breaks
         return OutputFormat.SPO if isinstance(doc, dict) and doc.get("kind") == "SeccompProfile" else OutputFormat.OCI
     if _SPO.search(text):
@@ -92,14 +121,32 @@ def detect_format(text: str, source: str = "-") -> OutputFormat:
         return OutputFormat.SYSTEMD
     if "pseudo filter code start" in text:
         raise ProfileError(f"{source}: libseccomp pseudo filter code is an export; learn cannot read it back")
-    lines = [line.strip() for line in text.splitlines()]
-    body = [line for line in lines if line and not line.startswith("#")]
-    if all(_SNAPD_LINE.fullmatch(line) for line in body):
+    body = [s for line in text.splitlines() if (s := line.strip()) and not s.startswith("#")]
+    if not body:
+        what = "empty" if not text.strip() else "only comments"
+        raise ProfileError(f"{source}: {what}, not a profile; {EXPECTED}", NAME_IT)
+    rules = [_SNAPD_RULE.fullmatch(line) for line in body if line not in _SNAPD_DIRECTIVES]
+    if all(rules) and (len(rules) < len(body) or any(m and known_anywhere(m[1]) for m in rules)):
         return OutputFormat.SNAPD
-    raise ProfileError(
-        f"{source}: cannot tell the profile format: not OCI JSON, a SeccompProfile, a systemd unit "
-        "or snap-seccomp source; name the format"
-    )
+    raise ProfileError(f"{source}: cannot tell the profile format: {EXPECTED}", NAME_IT)
+
+
+def _read_text(path: str) -> str:
+    """The file's text, at most MAX_PROFILE_BYTES of UTF-8."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_PROFILE_BYTES + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(MAX_PROFILE_BYTES + 1)
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}") from e
+    if len(data) > MAX_PROFILE_BYTES:
+        raise ProfileError(f"{path}: over {MAX_PROFILE_BYTES >> 20} MiB: too big for a seccomp profile")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ProfileError(f"{path}: not UTF-8 text at byte {e.start}, not a seccomp profile") from e
 
 
 def load_profile(
@@ -111,16 +158,9 @@ def load_profile(
     read for (default: this one; see HostContext). `strict` makes names libseccomp does not know
     an error in allow rules too (in deny rules they always are).
     """
-    try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-    except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror}") from e
-    except UnicodeDecodeError as e:
-        raise ProfileError(f"{path}: not UTF-8 text at byte {e.start}") from e
+    text = _read_text(path)
+    if fmt is not None and (binary := _BINARY.search(text)) is not None:
+        raise ProfileError(f"{path}: binary data (byte {binary.start()}), not a {fmt} profile")
     chosen = OutputFormat(fmt) if fmt is not None else detect_format(text, path)
     if chosen not in READERS:
         raise ProfileError(f"{path}: learn cannot read {chosen.value} profiles")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from learn.arch import AUDIT_ARCH_BY_NAME, compat_arch, native_arch
 from learn.errors import ProfileError
+from learn.kernel.multiplexers import MULTIPLEXED, MULTIPLEXED_ARCHES
 from learn.lowering import overlapping
 from learn.model import Action
 from learn.profile import Op, Profile, Verdict, rank
@@ -91,17 +92,24 @@ class WriteResult:
 
 @dataclass
 class Notes:
-    """Collects the notes of one read or write, without repeating one."""
+    """Collects the notes of one read or write, without repeating one (a dict: hostile profiles
+    can hold 100k names, and a list's `in` would make reading them quadratic)."""
 
-    lines: list[str] = field(default_factory=list)
+    seen: dict[str, None] = field(default_factory=dict)
 
     def add(self, line: str) -> None:
-        if line not in self.lines:
-            self.lines.append(line)
+        self.seen.setdefault(line)
+
+    @property
+    def lines(self) -> list[str]:
+        return list(self.seen)
 
 
 def known_anywhere(name: str) -> bool:
     return any(exists(name, arch) for arch in AUDIT_ARCH_BY_NAME)
+
+
+MAX_NAMES_NOTED = 16  # a note lists this many unknown names, then says how many more
 
 
 def check_names(names: Sequence[str], action: Action, where: str, strict: bool, notes: Notes) -> list[str]:
@@ -109,12 +117,18 @@ def check_names(names: Sequence[str], action: Action, where: str, strict: bool, 
     (the denial would be lost) or when strict; in an allow rule they are left out with a note,
     as snap-seccomp and runc leave them out: libc names like `_exit`, syscalls newer than
     libseccomp. Names missing on only some arches stay: the filter skips them there."""
-    unknown = [n for n in names if not known_anywhere(n)]
-    for name in unknown:
-        if strict or action is not Action.ALLOW:
-            raise ProfileError(f"{where}: unknown syscall {name!r}")
-        notes.add(f"{where}: unknown syscall {name!r}: libseccomp knows it on no arch; left out")
-    return [n for n in names if n not in unknown]
+    unknown = list(dict.fromkeys(n for n in names if not known_anywhere(n)))
+    if not unknown:
+        return list(names)
+    if strict or action is not Action.ALLOW:
+        raise ProfileError(f"{where}: unknown syscall {unknown[0]!r}")
+    shown = ", ".join(repr(n) for n in unknown[:MAX_NAMES_NOTED])
+    more = f" and {len(unknown) - MAX_NAMES_NOTED} more" if len(unknown) > MAX_NAMES_NOTED else ""
+    word = "syscall" if len(unknown) == 1 else "syscalls"
+    notes.add(f"{where}: unknown {word} {shown}{more}: libseccomp knows {'it' if len(unknown) == 1 else 'them'} "
+              "on no arch; left out")  # fmt: skip
+    dropped = set(unknown)
+    return [n for n in names if n not in dropped]
 
 
 def errno_number(value: object, where: str) -> int:
@@ -138,14 +152,32 @@ def per_arch_notes(profile: Profile, notes: Notes, fmt: str) -> None:
             notes.add(f"{fmt} has no per-arch rules: '{rule.describe()}' (for {' '.join(rule.arches)}) applies to all")
 
 
+def multiplexer_notes(profile: Profile, notes: Notes, fmt: str) -> None:
+    """Argument rules a runtime's libseccomp lets through socketcall(2)/ipc(2) (see
+    learn.kernel.multiplexers): the format cannot say "deny them there"."""
+    for arch in sorted(set(profile.arches) & MULTIPLEXED_ARCHES):
+        names = sorted(
+            {n for r in profile.rules if r.args and arch in (r.arches or profile.arches) for n in r.names}
+            & set(MULTIPLEXED)
+        )
+        if names:
+            notes.add(
+                f"{fmt} cannot deny calls through socketcall(2)/ipc(2): on {arch}, runtimes that hand the rules to "
+                f"libseccomp (runc, crun, snap-seccomp) allow {' '.join(names)} there whatever the arguments; "
+                "learn's own filters deny them there"
+            )
+
+
 def overlap_notes(profile: Profile, notes: Notes, where: str = "") -> None:
     """Rules that overlap with different actions: the model (and snapd, and learn's own filters)
     takes the most restrictive; libseccomp fed the rules one by one, as runc and crun feed them,
     does not (measured with libseccomp 2.5.4)."""
     names = []
-    for name in sorted(set(profile.names()) | set(profile.rule_names())):
+    index = profile.rules_by_name()
+    for name in sorted(set(profile.names()) | set(index)):
         for arch in profile.arches:
-            entries = [(Verdict(r.action, r.errno), r.args) for r in profile.rules_for(arch, name)]
+            rules = [r for r in index.get(name, ()) if r.applies(arch, name, profile.arches)]
+            entries = [(Verdict(r.action, r.errno), r.args) for r in rules]
             if name in profile.allowed[arch]:
                 entries.append((Verdict(Action.ALLOW, None), ()))
             if overlapping(sorted(entries, key=lambda e: rank(e[0].action))):

@@ -30,13 +30,14 @@ from learn.formats.common import (
     WriteResult,
     check_names,
     errno_number,
+    multiplexer_notes,
     overlap_notes,
     per_arch_notes,
 )
+from learn.formats.oci_schema import check_document, kernel_version, uint
 from learn.model import Action
 from learn.profile import EPERM, Arg, Profile, Rule
 
-MAX_ERRNO = 4095  # the kernel's cap on SECCOMP_RET_ERRNO data
 # JSON has no comments: a profile learned with records lost says so in a top-level key of its own.
 # runc (json.Decoder) and moby/podman (json.Unmarshal into their structs) ignore unknown keys.
 INCOMPLETE_KEY = "x-learn-incomplete"
@@ -75,6 +76,7 @@ def to_dict(profile: Profile) -> dict[str, object]:
 def write_result(profile: Profile) -> WriteResult:
     notes = Notes()
     per_arch_notes(profile, notes, "OCI")
+    multiplexer_notes(profile, notes, "OCI")
     overlap_notes(profile, notes)
     spec = to_dict(profile)
     if profile.incomplete:
@@ -89,6 +91,15 @@ def write(profile: Profile) -> str:
 # --- reading ----------------------------------------------------------------------------------
 
 
+def load_json(text: str, source: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ProfileError(f"{source}:{e.lineno}: not JSON: {e.msg}") from e
+    except RecursionError:
+        raise ProfileError(f"{source}: JSON nested too deeply for a seccomp profile") from None
+
+
 def _action(value: object, where: str) -> Action:
     if not isinstance(value, str) or value not in ACTION_BY_NAME:
         raise ProfileError(f"{where}: unknown action {value!r}")
@@ -96,9 +107,7 @@ def _action(value: object, where: str) -> Action:
 
 
 def _int(value: object, where: str, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ProfileError(f"{where}: {what} {value!r} is not a non-negative integer")
-    return value
+    return uint(value, f"{where}: {what}")
 
 
 def _arches(doc: dict[str, Any], context: HostContext, source: str, notes: Notes) -> list[str]:
@@ -123,26 +132,22 @@ def _arches(doc: dict[str, Any], context: HostContext, source: str, notes: Notes
     return arches
 
 
-def _kernel(value: object, where: str) -> tuple[int, int]:
-    parts = value.split(".") if isinstance(value, str) else []
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise ProfileError(f'{where}: invalid minKernel {value!r}, expected "<kernel>.<major>"')
-    return int(parts[0]), int(parts[1])
-
-
 def _applies(entry: dict[str, Any], context: HostContext, where: str) -> bool:
-    """moby's includes/excludes: every include must hold, no exclude may."""
+    """moby's includes/excludes: every include must hold, no exclude may. The document's types
+    were checked by oci_schema: arches and caps are lists of strings, minKernel a version."""
     arch = _MOBY_ARCH.get(context.arch, context.arch)
     inc, exc = entry.get("includes") or {}, entry.get("excludes") or {}
     if arch in (exc.get("arches") or []) or set(exc.get("caps") or []) & context.caps:
         return False
-    if exc.get("minKernel") and context.kernel >= _kernel(exc["minKernel"], where):
+    excluded_from = kernel_version(exc.get("minKernel") or "", where)
+    if excluded_from is not None and context.kernel >= excluded_from:
         return False
     if inc.get("arches") and arch not in inc["arches"]:
         return False
     if not set(inc.get("caps") or []) <= context.caps:
         return False
-    return not (inc.get("minKernel") and context.kernel < _kernel(inc["minKernel"], where))
+    included_from = kernel_version(inc.get("minKernel") or "", where)
+    return not (included_from is not None and context.kernel < included_from)
 
 
 def _args(values: object, where: str) -> list[Arg]:
@@ -156,9 +161,9 @@ def _args(values: object, where: str) -> list[Arg]:
         if not isinstance(a, dict) or a.get("op") not in OP_BY_NAME:
             raise ProfileError(f"{at}: needs an op, one of {', '.join(OP_BY_NAME)}")
         op = OP_BY_NAME[a["op"]]
-        value2 = _int(a.get("valueTwo", 0), at, "valueTwo")
+        value2 = _int(a.get("valueTwo") or 0, at, "valueTwo")
         # libseccomp ignores valueTwo except for MASKED_EQ; some writers fill it in anyway.
-        args.append(Arg(_int(a.get("index"), at, "index"), op, _int(a.get("value", 0), at, "value"),
+        args.append(Arg(_int(a.get("index") or 0, at, "index"), op, _int(a.get("value") or 0, at, "value"),
                         value2 if op.name == "MASKED_EQ" else 0))  # fmt: skip
     return args
 
@@ -179,25 +184,24 @@ def _rules(entry: dict[str, Any], where: str, strict: bool, notes: Notes) -> lis
         raise ProfileError(f"{where}: errnoRet is for SCMP_ACT_ERRNO and SCMP_ACT_TRACE only")
     if errno is None and action in (Action.ERRNO, Action.TRACE):
         errno = EPERM  # runc's choice when errnoRet is absent
-    if errno is not None and _int(errno, where, "errnoRet") > MAX_ERRNO:
-        notes.add(f"{where}: errnoRet {errno}: the kernel caps errno at {MAX_ERRNO}")
-        errno = MAX_ERRNO
+    if errno is not None:
+        _int(errno, where, "errnoRet")  # kept exactly; a filter refuses what libseccomp cannot say
     names = check_names(names, action, where, strict, notes)
     if not names:
         return []
     args = _args(entry.get("args"), where)
     indexes = [a.index for a in args]
-    if len(set(indexes)) == len(indexes):
-        return [Rule(tuple(names), action, errno, tuple(args))]
-    notes.add(f"{where}: several conditions on one argument: one rule each (OR), as runc does")
-    return [Rule(tuple(names), action, errno, (a,)) for a in args]
+    try:
+        if len(set(indexes)) == len(indexes):
+            return [Rule(tuple(names), action, errno, tuple(args))]
+        notes.add(f"{where}: several conditions on one argument: one rule each (OR), as runc does")
+        return [Rule(tuple(names), action, errno, (a,)) for a in args]
+    except ProfileError as e:
+        raise ProfileError(f"{where}: {e}") from None
 
 
 def read(text: str, source: str, context: HostContext, strict: bool = False) -> ReadResult:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ProfileError(f"{source}:{e.lineno}: not JSON: {e.msg}") from e
+    doc = load_json(text, source)
     if isinstance(doc, dict) and isinstance(doc.get("linux"), dict) and "seccomp" in doc["linux"]:
         doc = doc["linux"]["seccomp"]  # a whole runtime config.json
     return read_doc(doc, source, context, strict, "oci")
@@ -205,8 +209,8 @@ def read(text: str, source: str, context: HostContext, strict: bool = False) -> 
 
 def read_doc(doc: object, source: str, context: HostContext, strict: bool, fmt: str) -> ReadResult:
     """A profile from the parsed JSON object (also the `spec` of an SPO SeccompProfile)."""
-    if not isinstance(doc, dict):
-        raise ProfileError(f"{source}: a seccomp profile is an object with defaultAction and syscalls")
+    check_document(doc, source)
+    assert isinstance(doc, dict)  # check_document refuses anything else
     if not doc.get("defaultAction") and not doc.get("syscalls"):
         raise ProfileError(f"{source}: no defaultAction and no syscalls: moby reads this as seccomp off")
     notes = Notes()

@@ -23,7 +23,15 @@ import pwd
 import re
 
 from learn.errors import ProfileError
-from learn.formats.common import HostContext, Notes, ReadResult, WriteResult, check_names, per_arch_notes
+from learn.formats.common import (
+    HostContext,
+    Notes,
+    ReadResult,
+    WriteResult,
+    check_names,
+    multiplexer_notes,
+    per_arch_notes,
+)
 from learn.formats.snapd_names import CONSTANTS, NEG_ARGS_MASK_HI32
 from learn.model import Action
 from learn.profile import EPERM, U32, Arg, Op, Profile, Rule
@@ -84,6 +92,7 @@ def _rule_lines(rule: Rule, notes: Notes) -> list[str]:
 def write_result(profile: Profile) -> WriteResult:
     notes = Notes()
     per_arch_notes(profile, notes, "snapd")
+    multiplexer_notes(profile, notes, "snapd")
     lines = [f"# {line}" for line in profile.provenance]
     lines.append(f"# arches: {' '.join(profile.arches) or '(none)'}")
     if profile.incomplete:

@@ -8,8 +8,6 @@ learn.formats.miniyaml, so there is no YAML dependency.
 
 from __future__ import annotations
 
-import json
-
 from learn.arch import oci_arch
 from learn.errors import ProfileError
 from learn.formats import oci
@@ -19,6 +17,7 @@ from learn.formats.common import (
     Notes,
     ReadResult,
     WriteResult,
+    multiplexer_notes,
     overlap_notes,
     per_arch_notes,
 )
@@ -34,6 +33,7 @@ INT64_MAX = (1 << 63) - 1
 def write_result(profile: Profile, name: str = "learned") -> WriteResult:
     notes = Notes()
     per_arch_notes(profile, notes, "SeccompProfile")
+    multiplexer_notes(profile, notes, "SeccompProfile")
     overlap_notes(profile, notes)
     default = profile.default_verdict()
     if default.action in (Action.ERRNO, Action.TRACE) and default.errno != EPERM:
@@ -76,13 +76,7 @@ def write(profile: Profile) -> str:
 
 def read(text: str, source: str, context: HostContext, strict: bool = False) -> ReadResult:
     """The first SeccompProfile of a YAML stream, or a JSON manifest."""
-    if text.lstrip().startswith("{"):
-        try:
-            parsed = [json.loads(text)]
-        except json.JSONDecodeError as e:
-            raise ProfileError(f"{source}:{e.lineno}: not JSON: {e.msg}") from e
-    else:
-        parsed = load_all(text, source)
+    parsed = [oci.load_json(text, source)] if text.lstrip().startswith("{") else load_all(text, source)
     docs = [d for d in parsed if isinstance(d, dict) and d.get("kind") == "SeccompProfile"]
     if not docs:
         raise ProfileError(f"{source}: no SeccompProfile in the file")

@@ -25,6 +25,8 @@ import pyseccomp
 
 from learn.arch import AUDIT_ARCH_BY_NAME, canonical_arch, host_abis
 from learn.errors import KernelError, ProfileError
+from learn.kernel.multiplexers import MULTIPLEXED_ARCHES, Guard, guard_program, through_multiplexers
+from learn.kernel.multiplexers import notes as multiplexer_notes
 from learn.lowering import Lowered, lower
 from learn.model import Action
 from learn.profile import EPERM, Arg, Op, Profile, Verdict, arg_mask, rank
@@ -46,24 +48,8 @@ _OPS = {
     Op.GE: pyseccomp.GE,
     Op.MASKED_EQ: pyseccomp.MASKED_EQ,
 }
-# Calls libseccomp also filters through a multiplexer (socketcall(2), ipc(2)) on the ABIs that
-# have one: the multiplexer's name and the call's number there (linux/net.h, linux/ipc.h).
-_MULTIPLEXED_ARCHES = frozenset({"x86", "s390", "s390x", "ppc", "ppc64", "ppc64le", "mips", "mipsel"})
-# fmt: off
-_SOCKETCALLS = (
-    "socket", "bind", "connect", "listen", "accept", "getsockname", "getpeername", "socketpair",
-    "send", "recv", "sendto", "recvfrom", "shutdown", "setsockopt", "getsockopt", "sendmsg",
-    "recvmsg", "accept4", "recvmmsg", "sendmmsg",
-)
-_IPC_CALLS = {
-    "semop": 1, "semget": 2, "semctl": 3, "semtimedop": 4, "msgsnd": 11, "msgrcv": 12, "msgget": 13,
-    "msgctl": 14, "shmat": 21, "shmdt": 22, "shmget": 23, "shmctl": 24,
-}
-# fmt: on
-_MULTIPLEXED: dict[str, tuple[str, int]] = {n: ("socketcall", i) for i, n in enumerate(_SOCKETCALLS, 1)} | {
-    n: ("ipc", nr) for n, nr in _IPC_CALLS.items()
-}
-_MAX_ERRNO = 4095  # the kernel turns larger "errno" values into bogus pointers, not errors
+# libseccomp 2.5.4 refuses ERRNO data above 4094 (EINVAL); the kernel would cap it at 4095.
+MAX_ERRNO = 4094
 _OPTIMIZE_BINARY_TREE = 2
 MAX_PRIORITY = 255  # seccomp_syscall_priority takes a uint8
 
@@ -93,8 +79,28 @@ class BuiltFilter:
     # arch -> names the profile allows there that the arch has no syscall for; left out. Normal
     # for profiles written for several arches at once (OCI lists one name set for all).
     skipped: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # Where the filter is less exact than the profile (argument conditions on multiplexed calls).
+    # What the user should know about how the filter reads the profile (multiplexed calls).
     notes: tuple[str, ...] = ()
+    # Checks learn puts in front of libseccomp's program (learn.kernel.multiplexers): `program`
+    # and `install` include them; `filter` alone is libseccomp's part.
+    guards: tuple[Guard, ...] = ()
+    log_denials: bool = False
+
+
+def program(built: BuiltFilter) -> bytes:
+    """The BPF the kernel runs: learn's multiplexer guards, then libseccomp's filter."""
+    guards = guard_program(built.guards, {g.verdict: verdict_ret(g.verdict) for g in built.guards})
+    return guards + export_bpf(built.filter)
+
+
+def install(built: BuiltFilter) -> None:
+    """Load the whole filter (guards included) on the calling thread, for good."""
+    if not built.guards:
+        load(built.filter)
+        return
+    from learn.kernel.bpf import load_bpf
+
+    load_bpf(program(built), log=built.log_denials)
 
 
 def default_ret(profile: Profile) -> int:
@@ -103,8 +109,13 @@ def default_ret(profile: Profile) -> int:
     if action in _SIMPLE_RET:
         return _SIMPLE_RET[action]
     errno = profile.default_errno or EPERM  # ERRNO(0) would make every denied call "succeed"
-    if not 0 < errno <= _MAX_ERRNO:
-        raise ProfileError(f"default errno {errno} is outside 1..{_MAX_ERRNO}")
+    if action is Action.ERRNO and errno > MAX_ERRNO:
+        raise ProfileError(
+            f"cannot enforce the default action errno({errno}): libseccomp takes errno 1..{MAX_ERRNO}",
+            "use a real errno (EPERM is 1)",
+        )
+    if action is Action.TRACE and errno > 0xFFFF:
+        raise ProfileError(f"cannot enforce the default action trace({errno}): a tracer message is 0..65535")
     if action is Action.ERRNO:
         return cast(int, pyseccomp.ERRNO(errno))
     if action is Action.TRACE:
@@ -163,6 +174,7 @@ def build_filter(
         totals = {a: sum(n for (arch, _), n in counts.items() if arch == a) for a in targets}
         targets = tuple(sorted(targets, key=lambda a: -totals[a]))  # stable: ties keep order
     default: int = default_ret(profile) if mode is Mode.ENFORCE else pyseccomp.LOG
+    default_verdict = profile.default_verdict() if mode is Mode.ENFORCE else Verdict(Action.LOG, None)
     if mode is Mode.LEARN:
         profile = Profile({})
     allowed: Mapping[str, Sequence[str]] = profile.allowed
@@ -176,6 +188,7 @@ def build_filter(
     merged: pyseccomp.SyscallFilter | None = None
     skipped: dict[str, tuple[str, ...]] = {}
     notes: list[str] = []
+    guards: list[Guard] = []
     for arch in targets:
         rules = _arch_rules(profile, arch, mode)
         names = sorted(set(allowed.get(arch, ())) | {name for name, _ in rules})
@@ -185,14 +198,10 @@ def build_filter(
         present = [n for n in names if n not in missing]
         prios = {n: priority(counts.get((arch, n), 0), most) for n in present} if counts else {}
         rules = [(n, low) for n, low in rules if n not in missing]
-        if arch in _MULTIPLEXED_ARCHES:
-            rules, muxed = _through_multiplexers(rules)
-            if muxed:
-                notes.append(
-                    f"{arch}: {', '.join(muxed)} can also be called through socketcall(2)/ipc(2), where "
-                    "their arguments are out of libseccomp's reach: there each gets the least "
-                    "restrictive verdict of its rules, as runtimes and snapd give it now"
-                )
+        if arch in MULTIPLEXED_ARCHES:
+            rules, arch_guards = through_multiplexers(arch, rules, default_verdict)
+            notes += multiplexer_notes(arch, arch_guards, allowed.get(arch, ()))
+            guards += arch_guards
         part = _arch_filter(arch, default, rules, prios)
         if merged is None:
             merged = part
@@ -213,7 +222,21 @@ def build_filter(
             merged.set_attr(pyseccomp.Attr.CTL_LOG, 1)
         except OSError as e:
             raise KernelError(f"cannot log denials: SECCOMP_FILTER_FLAG_LOG: {e.strerror}") from e
-    return BuiltFilter(merged, targets, default, skipped, tuple(notes))
+    logged = log_denials and mode is Mode.ENFORCE
+    return BuiltFilter(merged, targets, default, skipped, tuple(notes), tuple(guards), logged)
+
+
+def require_host_abi(profile: Profile) -> list[str]:
+    """The host ABIs the profile lists; none is refused before anything runs: the filter would
+    deny every call of the program, its execve first, and the kernel would kill it."""
+    arches = [a for a in host_abis() if a in profile.arches]
+    if not arches:
+        raise ProfileError(
+            f"the profile lists none of this host's ABIs ({', '.join(host_abis())}), only "
+            f"{', '.join(profile.arches) or 'none'}",
+            "run it on a host of its arch, or learn it here with learn run",
+        )
+    return arches
 
 
 def _arch_names(arches: Sequence[str]) -> tuple[str, ...]:
@@ -255,36 +278,6 @@ def _arch_rules(profile: Profile, arch: str, mode: Mode) -> list[tuple[str, Lowe
     return out
 
 
-def _through_multiplexers(rules: list[tuple[str, Lowered]]) -> tuple[list[tuple[str, Lowered]], list[str]]:
-    """Keep libseccomp's multiplexer copies of conditional rules from colliding.
-
-    For each rule of a multiplexed call libseccomp adds a copy on the multiplexer with a0 made
-    the call number and the other conditions kept, though they then test the multiplexer's own
-    registers: meaningless, and rules of different verdicts collide there (EEXIST). So the
-    multiplexer gets one rule first, `V if a0 == call`, with V the least restrictive verdict of
-    the call's rules; the copies, each made longer than it by an always-true condition where
-    needed, then add nothing there (libseccomp keeps the shorter chain) while the direct
-    syscall keeps its exact rules.
-    """
-    out: list[tuple[str, Lowered]] = []
-    muxed: list[str] = []
-    for name in dict.fromkeys(n for n, _ in rules):
-        lows = [low for n, low in rules if n == name]
-        if name not in _MULTIPLEXED or not any(low.args for low in lows):
-            out += [(name, low) for low in lows]
-            continue
-        muxed.append(name)
-        mux, call = _MULTIPLEXED[name]
-        loosest = max((low.verdict for low in lows), key=lambda v: rank(v.action))
-        out.append((mux, Lowered(loosest, (Arg(0, Op.EQ, call),))))
-        for low in lows:
-            if all(a.index == 0 for a in low.args):
-                free = max(set(range(6)) - {a.index for a in low.args})
-                low = Lowered(low.verdict, (*low.args, Arg(free, Op.MASKED_EQ, 0, 0)))
-            out.append((name, low))
-    return out, muxed
-
-
 def _arch_filter(
     arch: str, default: int, rules: Sequence[tuple[str, Lowered]], prios: Mapping[str, int]
 ) -> pyseccomp.SyscallFilter:
@@ -299,6 +292,11 @@ def _arch_filter(
         # arch in the filter, so a name the host lacks (x86 socketcall) still lands right.
         args = [pyseccomp.Arg(a.index, _OPS[a.op], a.value, a.value2) for a in low.args]
         what = f"{low.verdict} for {name}{' if ' + ' && '.join(map(str, low.args)) if low.args else ''} on {arch}"
+        if low.verdict.action is Action.ERRNO and (low.verdict.errno or 0) > MAX_ERRNO:
+            raise ProfileError(
+                f"cannot enforce the rule {what}: libseccomp takes errno 0..{MAX_ERRNO}",
+                "use a real errno (EPERM is 1)",
+            )
         _libseccomp(flt.add_rule, verdict_ret(low.verdict), name, *args, what=what)
     for name, prio in prios.items():
         if prio:

@@ -29,8 +29,10 @@ from learn.kernel.filters import (
     build_filter,
     export_bpf,
     export_pfc,
+    install,
     load,
     priority,
+    program,
 )
 from learn.model import Action
 from learn.profile import Arg, Op, Profile, Rule
@@ -124,7 +126,7 @@ def verdict(prog: bytes, arch: str, name: str, args: tuple[int, ...] = ()) -> in
 
 
 def _check(built: BuiltFilter, table: Sequence[Row]) -> None:
-    prog = export_bpf(built.filter)
+    prog = program(built)  # with learn's multiplexer guards
     got = [(arch, name, args, verdict(prog, arch, name, args)) for arch, name, args, _ in table]
     assert got == list(table)
 
@@ -212,7 +214,13 @@ def test_names_no_arch_has_are_an_error() -> None:
         (PROFILE, ["vax"], "no architecture 'vax'"),
         (Profile({"x86_64": ("read",), "s390x": ("read",)}), None, "refused adding x86_64"),  # byte orders
         (Profile({"x86_64": ("read",)}, default_action=Action.ALLOW), None, "default action allow"),
-        (Profile({"x86_64": ("read",)}, default_errno=5000), None, "outside 1..4095"),
+        (Profile({"x86_64": ("read",)}, default_errno=4095), None, "errno(4095): libseccomp takes errno 1..4094"),
+        (Profile({"x86_64": ("read",)}, default_errno=12345), None, "errno(12345): libseccomp takes errno 1..4094"),
+        (
+            Profile({"x86_64": ("read",)}, rules=(Rule(("write",), Action.ERRNO, 4095),)),
+            None,
+            "cannot enforce the rule errno(4095) for write on x86_64",
+        ),
     ],
 )
 def test_profiles_no_filter_can_express(profile: Profile, arches: list[str] | None, message: str) -> None:
@@ -409,7 +417,7 @@ def run_confined(prog: Path, built: BuiltFilter | None, *args: str) -> tuple[int
     def body(w: int) -> None:
         os.dup2(w, 1)
         if built is not None:
-            load(built.filter)
+            install(built)
         os.execv(prog, [str(prog), *args])
 
     code, out = in_child(body)
@@ -616,8 +624,8 @@ def test_conditions_on_multiplexed_calls_hold_for_direct_calls() -> None:
     for profile in (snapd_profile, Profile({"x86": ("read",)}, rules=(Rule(("socket",), args=(Arg(0, Op.EQ, 1),)),))):
         built = build_filter(profile, mode=Mode.ENFORCE)
         assert built.notes and "socketcall" in built.notes[0]
-    # Direct calls get the rules exactly. Through socketcall(2) the family is out of reach: the
-    # call gets the least restrictive verdict of socket's rules, whatever it asks for.
+    # Direct calls get the rules exactly. Through socketcall(2) the family is out of reach (behind
+    # a pointer): the call gets the most restrictive verdict of socket's rules and the default.
     _check(
         build_filter(snapd_profile, mode=Mode.ENFORCE),
         [
@@ -625,10 +633,55 @@ def test_conditions_on_multiplexed_calls_hold_for_direct_calls() -> None:
             ("x86", "socket", (AF_NETLINK, 3, NETLINK_AUDIT), EACCES_RET),
             ("x86", "socket", (AF_UNIX, 1, 0), ALLOW),
             ("x86", "socket", (AF_INET, 1, 0), DENY),
-            ("x86", "socketcall", (SYS_SOCKET, 0x1000, NETLINK_AUDIT), ALLOW),
+            ("x86", "socketcall", (SYS_SOCKET, 0x1000, NETLINK_AUDIT), EACCES_RET),
+            ("x86", "socketcall", (SYS_SOCKET, AF_UNIX), EACCES_RET),
             ("x86", "socketcall", (SYS_CONNECT, 0x1000), DENY),
         ],
     )
+
+
+SEMCTL = 3  # ipc(2) multiplexer number
+# An x86 profile that allows socket(2) for AF_UNIX only and does not list socketcall(2): the
+# multiplexer must not let AF_INET through (issue 8). (profile rules, arch, call, args, expected)
+MULTIPLEXER_TABLE: list[tuple[tuple[Rule, ...], str, str, tuple[int, ...], int]] = [
+    ((Rule(("socket",), args=(Arg(0, Op.EQ, AF_UNIX),)),), "x86", "socket", (AF_UNIX, 1, 0), ALLOW),
+    ((Rule(("socket",), args=(Arg(0, Op.EQ, AF_UNIX),)),), "x86", "socket", (AF_INET, 1, 0), DENY),
+    ((Rule(("socket",), args=(Arg(0, Op.EQ, AF_UNIX),)),), "x86", "socketcall", (SYS_SOCKET, 0), DENY),
+    ((Rule(("socket",), args=(Arg(0, Op.EQ, AF_UNIX),)),), "x86", "socketcall", (SYS_CONNECT, 0), DENY),
+    # a conditional denial of an allowed call: through the multiplexer the denial wins
+    ((Rule(("connect",), Action.ERRNO, 13, (Arg(2, Op.GT, 16),)),), "x86", "connect", (3, 0, 8), ALLOW),
+    ((Rule(("connect",), Action.ERRNO, 13, (Arg(2, Op.GT, 16),)),), "x86", "connect", (3, 0, 99), EACCES_RET),
+    ((Rule(("connect",), Action.ERRNO, 13, (Arg(2, Op.GT, 16),)),), "x86", "socketcall", (SYS_CONNECT, 0), EACCES_RET),
+    ((Rule(("connect",), Action.ERRNO, 13, (Arg(2, Op.GT, 16),)),), "x86", "socketcall", (SYS_SOCKET, 0), DENY),
+    # ipc(2): semctl with a condition, where x86 has only the multiplexer in libseccomp 2.5.4
+    ((Rule(("semctl",), args=(Arg(2, Op.EQ, 0),)),), "x86", "ipc", (SEMCTL, 0, 0, 0), DENY),
+    # a condition that always holds is no condition: the multiplexer allows the call as before
+    ((Rule(("bind",), args=(Arg(0, Op.MASKED_EQ, 0, 0),)), Rule(("socket",), args=(Arg(0, Op.EQ, AF_UNIX),))),
+     "x86", "socketcall", (2, 0), ALLOW),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rules", "arch", "name", "args", "expected"), MULTIPLEXER_TABLE)
+def test_argument_rules_cannot_be_bypassed_through_a_multiplexer(
+    rules: tuple[Rule, ...], arch: str, name: str, args: tuple[int, ...], expected: int
+) -> None:
+    allowed = ("connect", "read") if rules[0].action is Action.ERRNO else ("read",)
+    built = build_filter(Profile({"x86": allowed}, rules=rules), mode=Mode.ENFORCE)
+    assert verdict(program(built), arch, name, args) == expected
+    assert any("socketcall(2)/ipc(2)" in note for note in built.notes)
+
+
+def test_complain_mode_logs_what_a_multiplexer_would_bypass() -> None:
+    profile = Profile({"x86": ("read",)}, rules=(Rule(("socket",), args=(Arg(0, Op.EQ, AF_UNIX),)),))
+    prog = program(build_filter(profile, mode=Mode.COMPLAIN))
+    assert verdict(prog, "x86", "socketcall", (SYS_SOCKET, 0)) == LOG
+    assert verdict(prog, "x86", "socket", (AF_UNIX, 1, 0)) == ALLOW
+
+
+def test_a_profile_that_allows_the_multiplexer_itself_is_told_so() -> None:
+    rules = (Rule(("socket",), args=(Arg(0, Op.EQ, AF_UNIX),)),)
+    built = build_filter(Profile({"x86": ("read", "socketcall")}, rules=rules), mode=Mode.ENFORCE)
+    assert any("allows socketcall itself" in note for note in built.notes)
 
 
 def test_a_deny_list_profile_enforces() -> None:
