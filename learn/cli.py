@@ -64,6 +64,10 @@ class _UntypedArgument(TyperArgument):
     def display_type_rich(self, ctx: Any) -> str | None:
         return None
 
+    def get_usage_pieces(self, ctx: Any) -> list[str]:
+        name = (self.name or "arg").upper()
+        return [(name if self.required else f"[{name}]") + ("..." if self.nargs != 1 else "")]
+
 
 class _Command(TyperCommand):
     """Help without typer's type tags: arguments show their name, options their metavar (by
@@ -74,6 +78,8 @@ class _Command(TyperCommand):
         for param in self.params:
             if isinstance(param, TyperArgument):
                 param.__class__ = _UntypedArgument
+                if param.metavar is None:  # PROFILE, COMMAND... rather than typer's {profile}
+                    param.metavar = (param.name or "arg").upper() + ("..." if param.nargs != 1 else "")
             elif isinstance(param, TyperOption) and param.metavar is None:
                 param.metavar = FLAG if param.is_flag or param.count else (param.name or "value").upper()
 
