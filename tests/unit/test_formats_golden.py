@@ -22,7 +22,7 @@ from tests.conftest import SHARED
 PROFILES = SHARED / "corpus" / "profiles"
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "profiles"
 CONTEXT = HostContext("x86_64", "x86", kernel=(6, 18))
-SOURCES = sorted(p.name for p in PROFILES.iterdir() if p.suffix in (".json", ".seccomp", ".yaml"))
+SOURCES = sorted(p.name for p in PROFILES.glob("*") if p.suffix in (".json", ".seccomp", ".yaml"))
 OUTPUTS = {
     OutputFormat.OCI: "profile.oci.json",
     OutputFormat.SNAPD: "profile.snapd",
