@@ -32,7 +32,7 @@ from learn.argv import OptionTable, split_program
 from learn.atomic import check_writable, keep_elsewhere, write_atomically
 from learn.errors import LearnError, OutputError
 from learn.formats import OutputFormat, ProfileFormat
-from learn.model import Action, Problem
+from learn.model import Action, Problem, ProblemKind
 from learn.pipeline import Findings, build_profile, decode_options, learn_from_logs, stream_events
 from learn.profile import Profile
 from learn.select import DEFAULT_ACTIONS, Selection
@@ -287,7 +287,13 @@ def suggest(
         if findings.events:
             _fail(*_nothing_selected(findings, selection), EXIT_NO_RECORDS)
         _fail(f"no seccomp records found in {', '.join(findings.sources)}", NO_RECORDS_HINT, EXIT_NO_RECORDS)
-    _emit(build_profile(findings), fmt, output)
+    profile = build_profile(findings)
+    if not profile.allowed and findings.problem_counts[ProblemKind.UNKNOWN_ARCH]:
+        if not quiet:
+            print_summary(findings, err, None, by_exe=by_exe)
+        _fail("the selected records name no arch (no arch=, kernels before 3.14), so no syscall has a name",
+              "give --arch ARCH, the arch of the machine that wrote the log", EXIT_NO_RECORDS)  # fmt: skip
+    _emit(profile, fmt, output)
     if not quiet:
         print_summary(findings, err, output or "stdout", by_exe=by_exe)
     elif findings.loss_reported:

@@ -7,6 +7,9 @@ input; node= is part of a record's identity; a record without arch= is not the r
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -210,3 +213,34 @@ def test_interpreted_stamps_default_to_the_readers_zone_and_say_so(monkeypatch: 
 def test_a_zone_name_that_is_none_is_refused() -> None:
     with pytest.raises(ValueError, match="no time zone"):
         named_zone("Mars/Olympus_Mons")
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def _learn(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "learn", *map(str, args)], capture_output=True, text=True, check=False)
+
+
+def test_suggest_names_records_without_arch_only_when_told(tmp_path: Path) -> None:
+    log = tmp_path / "old.log"
+    log.write_text(LEGACY.format(compat=0) + "\n")
+    unnamed = _learn("suggest", "--action", "all", log, "-o", tmp_path / "p.json")
+    assert unnamed.returncode == 1 and not (tmp_path / "p.json").exists()
+    assert "learn: error: the selected records name no arch" in unnamed.stderr and "--arch" in unnamed.stderr
+    named = _learn("suggest", "--action", "all", "--arch", "x86_64", log)
+    assert named.returncode == 0, named.stderr
+    assert json.loads(named.stdout)["syscalls"][0]["names"] == ["getpid"]
+    bad = _learn("suggest", "--arch", "sparc", log)
+    assert bad.returncode == 2 and bad.stderr.count("learn: error:") == 1 and "Traceback" not in bad.stderr
+
+
+def test_events_reads_interpreted_stamps_in_the_zone_given(tmp_path: Path) -> None:
+    log = tmp_path / "two-forms.log"
+    log.write_text(f"{RAW}\n{INTERPRETED}\n")
+    default = _learn("events", log)
+    assert len(default.stdout.splitlines()) == 2 and "read as UTC" in default.stderr  # tests run with TZ=UTC
+    sydney = _learn("events", "--timezone", "Australia/Sydney", log)
+    assert len(sydney.stdout.splitlines()) == 1 and sydney.stderr == ""
+    bad = _learn("events", "--timezone", "Mars/Olympus_Mons", log)
+    assert bad.returncode == 2 and bad.stderr.count("learn: error:") == 1 and "Traceback" not in bad.stderr
