@@ -59,14 +59,15 @@ def count_block(block: str) -> BlockCount | None:
     text = "\n" + block
     matches = BULK_LINE.findall(text)
     expected = text.count("\n" + PREFIX)
-    if "\nnode=" in text:
+    nodes = "node=" in text and "\nnode=" in text  # the short needle alone is 8x slower to find
+    if nodes:
         expected += len(_NODE_SECCOMP.findall(text))
     if len(matches) != expected:
         return None
     counts: Counter[Key] = Counter(m[2:] for m in matches)
     # learn.dedupe.stamp_key: the node is part of a record's identity (two hosts may write
     # one stamp); a copy without node= pairs with one copy that has it.
-    if "\nnode=" not in text:
+    if not nodes:
         return BlockCount(
             counts, [hash((None, m[1], m[4])) for m in matches], [], [], _others(text), _line_count(block)
         )

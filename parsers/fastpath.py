@@ -47,9 +47,9 @@ class FastDecoder:
         node: str | None = None,
     ) -> SeccompEvent | None:
         """The event for FAST_BODY's groups, or None when a value is odd (the general path says why)."""
-        auid, uid, gid, ses, subj, pid, comm, exe, arch_hex, nr_s, ip, code = groups
-        ids = (auid, uid, gid, ses, pid)
-        if max(map(len, ids)) > _U32_DIGITS and any(int(v) > U32 for v in ids):
+        auid_s, uid_s, gid, ses_s, subj, pid_s, comm, exe, arch_hex, nr_s, ip, code = groups
+        auid, uid, ses, pid = int(auid_s), int(uid_s), int(ses_s), int(pid_s)
+        if auid > U32 or uid > U32 or ses > U32 or pid > U32 or (len(gid) > _U32_DIGITS and int(gid) > U32):
             return None
         if len(ip) > _U64_HEX_DIGITS and int(ip, 16) > U64:
             return None
@@ -59,8 +59,8 @@ class FastDecoder:
             return None
         arch, nr, name = syscall
         return SeccompEvent(
-            arch, nr, name, action[0], action[1], int(pid), self._string(comm), self._string(exe), stamp,
-            source, number, ts, int(uid), int(auid), int(ses), subj, int(ip, 16), node,
+            arch, nr, name, action[0], action[1], pid, self._string(comm), self._string(exe), stamp,
+            source, number, ts, uid, auid, ses, subj, int(ip, 16), node,
         )  # fmt: skip
 
     def key(
