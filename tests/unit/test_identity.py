@@ -87,7 +87,7 @@ def test_fast_line_path_answers_as_the_general_path(line: str) -> None:
 
 def _findings(path: str, bulk_block: int | None) -> tuple[object, ...]:
     f = learn_from_logs([path], Selection(actions=frozenset(Action)), bulk_block=bulk_block)
-    rows = sorted(map(tuple, f.usage.astype(str).itertuples(index=False)))
+    rows = sorted(tuple(map(str, row)) for row in f.usage.itertuples(index=False))
     return rows, sorted(map(str, f.problems)), f.events, f.selected, f.duplicates
 
 
