@@ -136,6 +136,15 @@ Timezone = Annotated[
     str | None,
     typer.Option(help="Zone `ausearch -i` stamps were printed in, e.g. Europe/Berlin (default: this host's)."),
 ]
+StrictOrigin = Annotated[
+    bool,
+    typer.Option(
+        "--strict-origin",
+        metavar=FLAG,
+        help="Refuse records of forms anyone can write (text syslog, dmesg): read only audit.log, "
+        "/dev/kmsg and journalctl -o json.",
+    ),
+]
 
 Command = Annotated[list[str], typer.Argument(help="The program and its arguments (-- before it is optional).")]
 MaybeCommand = Annotated[
@@ -221,7 +230,13 @@ def _parse_actions(values: list[str] | None) -> frozenset[Action]:
     epilog="Example: learn events /var/log/audit/audit.log | jq -r .syscall | sort | uniq -c. "
     "Exit codes: 0 success; 2 bad usage or unreadable input.",
 )
-def events(logs: Logs, input_format: InputFmt = InputFormat.AUTO, arch: Arch = None, timezone: Timezone = None) -> None:
+def events(
+    logs: Logs,
+    input_format: InputFmt = InputFormat.AUTO,
+    arch: Arch = None,
+    timezone: Timezone = None,
+    strict_origin: StrictOrigin = False,
+) -> None:
     """Print every decoded SECCOMP event as one JSON object a line; problems go to stderr."""
 
     def report(problem: Problem) -> None:
@@ -230,7 +245,9 @@ def events(logs: Logs, input_format: InputFmt = InputFormat.AUTO, arch: Arch = N
     out = sys.stdout
     try:
         with _progress() as progress:
-            for event in stream_events(logs, input_format, report, progress, decode_options(arch, timezone)):
+            for event in stream_events(
+                logs, input_format, report, progress, decode_options(arch, timezone, strict_origin)
+            ):
                 out.write(json.dumps(event.to_json_dict()) + "\n")
             out.flush()
     except BrokenPipeError:  # `learn events | head`: the reader left; say nothing, exit 0, as cat would
@@ -247,6 +264,7 @@ def suggest(
     output: Output = None,
     fmt: Format = OutputFormat.OCI,
     input_format: InputFmt = InputFormat.AUTO,
+    strict_origin: StrictOrigin = False,
     exe: Annotated[list[str] | None, typer.Option(metavar="PATH", help="Only records of this executable path.")] = None,
     comm: Annotated[list[str] | None, typer.Option(metavar="NAME", help="Only records of this command name.")] = None,
     pid: Annotated[list[int] | None, typer.Option(metavar="PID", help="Only records of this pid.")] = None,
@@ -280,7 +298,9 @@ def suggest(
         _fail(f"--since {since} is after --until {until}: no record can match", "swap them")
     _check_outputs(output)
     with _progress() as progress:
-        findings = learn_from_logs(logs, selection, input_format, progress, options=decode_options(arch, timezone))
+        findings = learn_from_logs(
+            logs, selection, input_format, progress, options=decode_options(arch, timezone, strict_origin)
+        )
     if findings.selected == 0:
         if not quiet:
             print_summary(findings, err, None)

@@ -20,8 +20,9 @@ from parsers.stamps import named_zone
 __all__ = ["Findings", "build_profile", "decode_options", "events_from", "learn_from_logs", "stream_events"]
 
 
-def decode_options(arch: str | None, timezone: str | None) -> DecodeOptions:
-    """--arch (for records without arch=) and --timezone (for `ausearch -i` stamps), checked."""
+def decode_options(arch: str | None, timezone: str | None, strict_origin: bool = False) -> DecodeOptions:
+    """--arch (for records without arch=), --timezone (for `ausearch -i` stamps), checked, and
+    --strict-origin."""
     missing_arch = None
     if arch is not None:
         missing_arch = canonical_arch(arch)
@@ -33,7 +34,7 @@ def decode_options(arch: str | None, timezone: str | None) -> DecodeOptions:
             zone = named_zone(timezone).zone
         except ValueError as e:
             raise UsageError(f"--timezone {e}", "a zoneinfo name such as Europe/Berlin or UTC") from None
-    return DecodeOptions(missing_arch, zone)
+    return DecodeOptions(missing_arch, zone, strict_origin)
 
 
 def events_from(

@@ -13,7 +13,7 @@ from enum import StrEnum
 from learn.model import Item, Problem, ProblemKind
 from parsers.auditd import AUDITD_LINE, frame_auditd
 from parsers.fastpath import FastDecoder
-from parsers.framing import LOOK_MARKS, Framed, Lost, Refused
+from parsers.framing import LOOK_MARKS, MAX_RECORD_LINE, Framed, Lost, Refused
 from parsers.kernel import frame_journal_json, frame_kernel_log
 from parsers.record import DEFAULT_DECODING, DecodeOptions, decode_record
 from parsers.stamps import local_zone
@@ -58,7 +58,10 @@ def parse(
     first_line: int = 1,
     options: DecodeOptions = DEFAULT_DECODING,
 ) -> Iterator[Item]:
-    """Every SECCOMP event and problem in lines, in order; line numbers are 1-based."""
+    """Every SECCOMP event and problem in lines, in order; line numbers are 1-based.
+
+    options.strict_origin refuses records of every form that cannot prove the kernel wrote
+    them (text syslog, dmesg): only audit.log, /dev/kmsg and journald's JSON remain."""
     return parse_numbered(enumerate(lines, first_line), source, fmt, options)
 
 
@@ -74,8 +77,12 @@ def parse_numbered(
     fast = FastDecoder()
     look = _WORTH_A_LOOK.search
     for number, raw in lines:
+        if len(raw) > MAX_RECORD_LINE:  # learn/lines.py skips them when reading; other callers too
+            if look(raw) is not None:
+                yield Problem(ProblemKind.MALFORMED, _too_long(len(raw)), source, number)
+            continue
         if raw.startswith(_AUDITD_SECCOMP) and fmt in (InputFormat.AUTO, InputFormat.AUDITD):
-            event = fast(raw, source, number)
+            event = fast(raw, source, number)  # audit.log's own form: its origin needs no proof
             if event is not None:
                 yield event
                 continue
@@ -85,7 +92,10 @@ def parse_numbered(
         if framed is None:
             continue
         if isinstance(framed, Framed):
-            body, stamp, interpreted, legacy, node = framed
+            body, stamp, interpreted, legacy, node, doubt = framed
+            if options.strict_origin and doubt is not None:
+                yield Problem(ProblemKind.UNTRUSTED, _STRICT.format(doubt), source, number)
+                continue
             if interpreted and not zone_named and stamp not in (None, "..."):
                 zone = local_zone()
                 options, zone_named = options._replace(zone=zone.zone), True
@@ -98,6 +108,13 @@ def parse_numbered(
             yield Problem(framed.kind, framed.why, source, number)
         else:
             yield Problem(ProblemKind.LOSS, framed.why, source, number, lost=framed.dropped)
+
+
+_STRICT = "{} cannot prove the kernel wrote it (--strict-origin: read audit.log, /dev/kmsg or journalctl -o json)"
+
+
+def _too_long(length: int) -> str:
+    return f"line too long ({length} characters, a record has at most {MAX_RECORD_LINE}): not decoded"
 
 
 def split_lines(text: str) -> list[str]:

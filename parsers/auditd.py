@@ -9,11 +9,12 @@ from parsers.framing import Framed, Refused, quotes_record
 
 # Optional `grep -n`/`grep -Hn` prefixes, then auditd's optional `node=` and the record.
 # `type=1326 audit(...)` without msg= is how old kernels printed records to the console.
-AUDITD_LINE = re.compile(
-    r"(?:(?:[^\s:=]+:)?\d+:)?(?:node=(\S+) )?type=(\w+) (?:msg=)?audit\(([^)]*)\)( ?): ?(.*)", re.S
-)
+AUDITD_LINE = re.compile(r"(?:(?:[^\s:=]+:)?\d+:)?(?:node=(\S+) )?type=(\w+) (msg=)?audit\(([^)]*)\)( ?): ?(.*)", re.S)
 _SECCOMP_TYPES = ("SECCOMP", "1326")
 _ABEND_TYPES = ("ANOM_ABEND", "1701")
+# auditd always writes msg=; a record without it is the kernel's console text, which proves
+# nothing about who wrote it (see parsers/kernel.py for the kernel-log forms).
+CONSOLE_DOUBT = "a kernel record without its log prefix"
 
 
 def frame_auditd(line: str) -> Framed | Refused | None:
@@ -21,12 +22,13 @@ def frame_auditd(line: str) -> Framed | Refused | None:
     m = AUDITD_LINE.match(line)
     if m is None:
         return _unframed(line)
-    node, rtype, stamp, space, body = m.groups()
+    node, rtype, msg, stamp, space, body = m.groups()
     interpreted = space == " "
+    doubt = None if msg else CONSOLE_DOUBT
     if rtype in _SECCOMP_TYPES:
-        return Framed(body, stamp, interpreted=interpreted, node=node)
+        return Framed(body, stamp, interpreted=interpreted, node=node, doubt=doubt)
     if rtype in _ABEND_TYPES and 'reason="seccomp"' in body:
-        return Framed(body, stamp, interpreted=interpreted, legacy=True, node=node)
+        return Framed(body, stamp, interpreted=interpreted, legacy=True, node=node, doubt=doubt)
     if quotes_record(body):
         return Refused(ProblemKind.UNTRUSTED, f"a type={rtype} record quotes a SECCOMP record in its text")
     return None

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 
+from learn.model import ProblemKind
+from parsers.values import BadRecord
+
 # auditd's ENRICHED format appends `\x1d AUID="root" UID=... ARCH=x86_64 SYSCALL=openat`.
 # Once that separator is lost (copied logs, some libraries), the tail is glued to code=;
 # the kernel prints code with lower-case %x, so the upper-case key after it is the seam.
@@ -25,9 +28,12 @@ FAST_BODY = re.compile(
 )
 
 # subj= is the one value that is neither quoted nor hex-encoded, and may hold spaces, `=`
-# and parentheses (AppArmor "snap.foo.bar (complain)"); the kernel always writes pid= next.
+# and parentheses (AppArmor "snap.foo.bar (complain)"); the kernel always writes pid= next,
+# and comm= and exe= after it, so a subj= after pid= is the text of a name.
 _SUBJ = re.compile(r"(?:^| )subj=(.*?)(?= pid=| comm=| exe=| sig=| arch=|$)")
-_TOKEN = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)=("[^"]*"|\S*)')
+# A key starts a word: without the look-behind, a long run of letters costs a match attempt
+# (and a scan to its end) at every one of its characters, quadratic in the line.
+_TOKEN = re.compile(r'(?<![A-Za-z0-9_-])([A-Za-z_][A-Za-z0-9_-]*)=("[^"]*"|\S*)')
 _HEX = re.compile(r"(?:[0-9A-F]{2})+")
 
 
@@ -41,14 +47,25 @@ def strip_enrichment(body: str) -> str:
 
 
 def tokenize(body: str) -> dict[str, str]:
-    """key -> raw value (quotes kept) for a record body; the first occurrence of a key wins."""
+    """key -> raw value (quotes kept) for a record body; raises BadRecord if a key repeats.
+
+    The kernel writes each key once and hex-encodes a name that holds a space, but `ausearch
+    -i` prints names decoded: a program named `x syscall=ptrace` spells a second syscall=
+    there. Which one the kernel wrote cannot be told, so such a record is refused."""
     fields: dict[str, str] = {}
-    m = _SUBJ.search(body)
+    pid_at = body.find(" pid=")
+    m = _SUBJ.search(body, 0, pid_at if pid_at >= 0 else len(body))
     if m:
         fields["subj"] = m.group(1)
         body = body[: m.start()] + body[m.end() :]
     for key, value in _TOKEN.findall(body):
-        fields.setdefault(key, value)
+        if key == "subj":
+            continue  # not before pid=: the text of a name
+        if key in fields:
+            raise BadRecord(
+                ProblemKind.MALFORMED, f"{key}= appears twice (a name that spells fields?); read the raw log"
+            )
+        fields[key] = value
     return fields
 
 

@@ -6,6 +6,11 @@ from typing import NamedTuple
 
 from learn.model import ProblemKind
 
+# The longest line considered as a record. The kernel writes at most 8970 bytes of audit
+# record (MAX_AUDIT_MESSAGE_LENGTH) and printk cuts its lines at 1 KiB; journald's JSON and
+# auditd's ENRICHED form add a few kB. Longer lines are reported, never decoded.
+MAX_RECORD_LINE = 64 << 10
+
 # Substrings that mark a line as quoting a SECCOMP record, whoever wrote it.
 RECORD_MARKS = ("type=SECCOMP", "type=1326", "SECCOMP auid=", 'reason="seccomp"')
 # Substrings without which a line can hold neither a record nor a loss notice (JSON aside:
@@ -21,6 +26,10 @@ class Framed(NamedTuple):
     interpreted: bool = False  # ausearch -i: names instead of numbers
     legacy: bool = False  # pre-3.14 kernels: type=1701 ... reason="seccomp", maybe no arch=
     node: str | None = None  # auditd's node= prefix: which host wrote it (part of its identity)
+    # Why this form cannot prove the kernel wrote the record (anyone can write a line like
+    # it); None where it does: audit.log, /dev/kmsg facility 0, journald's _TRANSPORT.
+    # --strict-origin refuses every record with a doubt.
+    doubt: str | None = None
 
 
 class Refused(NamedTuple):

@@ -1,10 +1,16 @@
 """Kernel-log forms: dmesg, /dev/kmsg, syslog files, journald text and JSON.
 
-Anyone can write a line that looks like an audit record into these logs (`logger`, a write
-to /dev/kmsg, a message that quotes one), and a forged record would widen the sandbox. So
-each form accepts a record only where the log itself says the kernel wrote it: kmsg and
-`dmesg -r` priorities with facility 0 (user writes to /dev/kmsg get facility LOG_USER), the
-`kernel:` syslog tag with no pid, journald's `audit[PID]:` and, in JSON, `_TRANSPORT`.
+Anyone can write a line that looks like an audit record into some of these logs (`logger`,
+a write to /dev/kmsg, a kernel message that prints a user's string), and a forged record
+would widen the sandbox. So a record is accepted only where the kernel's own audit message
+begins, right after the line's prefix, never inside another message; a form that shows who
+wrote the line must show the kernel (kmsg facility 0, `dmesg -x` kern, the `kernel:` or
+journald's `audit[PID]:` syslog tag, journald's trusted `_TRANSPORT` in JSON).
+
+Only /dev/kmsg lines and journald's JSON prove it: dmesg masks the facility in `-r`, and
+with `-S` (as /proc/kmsg readers like rsyslog's imklog) prints every line of a multi-line
+kernel message with its own prefix; in text syslog, any program can log with any tag.
+Records of those forms carry a doubt, and --strict-origin refuses them.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import json
 import re
 
 from learn.model import ProblemKind
-from parsers.auditd import AUDITD_LINE, frame_auditd
+from parsers.auditd import AUDITD_LINE, CONSOLE_DOUBT, frame_auditd
 from parsers.framing import Framed, Lost, Refused, quotes_record
 
 # 5,1234,5678,-;message — /dev/kmsg: priority+facility, sequence, usec, flags
@@ -29,31 +35,44 @@ _MONOTONIC = r"\[ *\d+\.\d+\]"
 _SYSLOG = re.compile(rf"(?:{_MONTH_DAY_TIME}|{_ISO_TIME}|{_MONOTONIC}) (?:(\S+) )??([^\s:\[]+)(\[\d+\])?: ?(.*)", re.S)
 _JOURNAL_AUDIT = re.compile(r"audit\[\d+\]: (SECCOMP|ANOM_ABEND) (.*)", re.S)
 _KERNEL_AUDIT = re.compile(r"audit: (type=\w+ audit\(.*)", re.S)
+# Loss notices, like records, count only where the kernel's message begins.
 _SUPPRESSED = re.compile(r"(k?audit\w*): (\d+) callbacks suppressed")
 _AUDIT_LOST = re.compile(r"audit: audit_lost=(\d+)")
-_LOSS_WORDS = ("backlog limit exceeded", "rate limit exceeded", "kauditd hold queue overflow")
+_LOSS_NOTICES = ("audit: backlog limit exceeded", "audit: rate limit exceeded", "audit: kauditd hold queue overflow")
+
+# Why each form cannot prove the kernel wrote a line (Framed.doubt).
+_DMESG = "dmesg text (no facility; `dmesg -S` gives every line of a kernel message its own prefix)"
+_DMESG_RAW = "dmesg -r text (util-linux prints only the level, <5> for a user's message too)"
+_DMESG_DECODED = "dmesg -x text (`dmesg -S -x` gives every line of a kernel message its own facility)"
+_SYSLOG_KERNEL = "a text syslog line tagged kernel: (any program can log with that tag)"
+_SYSLOG_AUDIT = "a text syslog line tagged audit[PID]: (any program can log with that tag)"
 
 
-def frame_kernel_message(msg: str) -> Framed | Refused | Lost | None:
-    """A message the kernel printed: `audit: type=1326 audit(...): ...` or a loss notice."""
+def frame_kernel_message(msg: str, doubt: str | None = CONSOLE_DOUBT) -> Framed | Refused | Lost | None:
+    """A message the kernel printed: `audit: type=1326 audit(...): ...` or a loss notice.
+
+    doubt says why the form msg came in cannot prove the kernel printed it (None: it does)."""
     m = _KERNEL_AUDIT.match(msg)
     if m:
-        return frame_auditd(m.group(1))
-    if msg.startswith("type=") and AUDITD_LINE.match(msg):
-        return frame_auditd(msg)  # old kernels printed records without "audit: "
-    return _loss(msg)
+        record = m.group(1)
+    elif msg.startswith("type=") and AUDITD_LINE.match(msg):
+        record = msg  # old kernels printed records without "audit: "
+    else:
+        return _loss(msg)
+    framed = frame_auditd(record)
+    return framed._replace(doubt=doubt) if isinstance(framed, Framed) else framed
 
 
 def _loss(msg: str) -> Lost | None:
-    m = _SUPPRESSED.search(msg)
+    m = _SUPPRESSED.match(msg)
     if m:
         return Lost(int(m.group(2)), f"{m.group(1)}: {m.group(2)} callbacks suppressed (printk rate limit)")
-    m = _AUDIT_LOST.search(msg)
+    m = _AUDIT_LOST.match(msg)
     if m:
         return Lost(0, f"kernel audit_lost counter reached {m.group(1)}")
-    for words in _LOSS_WORDS:
-        if f"audit: {words}" in msg:
-            return Lost(0, f"audit: {words}")
+    for notice in _LOSS_NOTICES:
+        if msg.startswith(notice):
+            return Lost(0, notice)
     return None
 
 
@@ -64,7 +83,13 @@ def _from_kernel_facility(priority: int) -> bool:
 def frame_kernel_log(line: str) -> Framed | Refused | Lost | None:
     """dmesg (plain, -r, -x, -T, -H), /dev/kmsg and syslog/journald short forms."""
     rest = line
-    m = _KMSG.match(rest) or _PRIORITY.match(rest)
+    doubt: str | None = CONSOLE_DOUBT
+    m = _KMSG.match(rest)
+    if m:  # the kernel sets the facility, and escapes control characters and newlines
+        doubt = None
+    else:
+        m = _PRIORITY.match(rest)
+        doubt = _DMESG_RAW if m else doubt
     if m:
         if not _from_kernel_facility(int(m.group(1))):
             return _refuse(rest, "written to the kernel log by a user process (facility is not kern)")
@@ -73,12 +98,14 @@ def frame_kernel_log(line: str) -> Framed | Refused | Lost | None:
     if m:
         if m.group(1) != "kern":
             return _refuse(rest, f"written to the kernel log with facility {m.group(1)}")
-        rest = rest[m.end() :]
+        rest, doubt = rest[m.end() :], _DMESG_DECODED
     message = rest
     if rest.startswith("["):
         m = _BRACKET.match(rest)
-        message = rest[m.end() :] if m else rest
-    return frame_kernel_message(message) or _frame_syslog(rest)
+        if m:
+            message = rest[m.end() :]
+            doubt = _DMESG if doubt == CONSOLE_DOUBT else doubt
+    return frame_kernel_message(message, doubt) or _frame_syslog(rest)
 
 
 def _frame_syslog(line: str) -> Framed | Refused | Lost | None:
@@ -90,7 +117,7 @@ def _frame_syslog(line: str) -> Framed | Refused | Lost | None:
         _host, tag, pid, msg = m_sys.groups()
         if tag == "kernel" and pid is None:
             msg = _BRACKET.sub("", msg, count=1) if msg.startswith("[") else msg
-            return frame_kernel_message(msg) or _refuse(msg, "the kernel's message is no audit record")
+            return frame_kernel_message(msg, _SYSLOG_KERNEL) or _refuse(msg, "the kernel's message is no audit record")
         if tag != "audit" or pid is None:
             return _refuse(msg, f"logged by {tag}{pid or ''}, not by the kernel")
         m = _JOURNAL_AUDIT.match(f"audit{pid}: {msg}")
@@ -98,8 +125,8 @@ def _frame_syslog(line: str) -> Framed | Refused | Lost | None:
             return _refuse(msg, "journald audit message is no SECCOMP record")
     rtype, body = m.groups()
     if rtype == "ANOM_ABEND":
-        return Framed(body, None, legacy=True) if 'reason="seccomp"' in body else None
-    return Framed(body, None)
+        return Framed(body, None, legacy=True, doubt=_SYSLOG_AUDIT) if 'reason="seccomp"' in body else None
+    return Framed(body, None, doubt=_SYSLOG_AUDIT)
 
 
 def _refuse(text: str, why: str) -> Refused | None:
@@ -121,15 +148,20 @@ def frame_journal_json(line: str) -> Framed | Refused | Lost | None:
         return None
     transport = entry.get("_TRANSPORT")
     if transport == "kernel":
-        return frame_kernel_message(msg)
+        # journald gives kmsg records of another facility (a process's writes) a SYSLOG_FACILITY.
+        facility = entry.get("SYSLOG_FACILITY")
+        if facility is not None and str(facility) != "0":
+            return _refuse(msg, f"written to the kernel log by a process (SYSLOG_FACILITY={facility})")
+        return frame_kernel_message(msg, None)
     if transport == "audit":
         return _frame_journal_audit(entry, msg)
     return _refuse(msg, f"journal entry came through _TRANSPORT={transport}, not from the kernel")
 
 
 def _frame_journal_audit(entry: dict[str, object], msg: str) -> Framed | Refused | None:
-    if entry.get("_AUDIT_TYPE") not in ("1326", 1326) and not msg.startswith("SECCOMP "):
-        return None
+    audit_type = entry.get("_AUDIT_TYPE")  # trusted: the netlink message type
+    if str(audit_type) != "1326" and (audit_type is not None or not msg.startswith("SECCOMP ")):
+        return _refuse(msg, f"a journald audit record of type {audit_type} quotes a SECCOMP record")
     body = msg.removeprefix("SECCOMP ")
     stamp = None
     audit_id, realtime = entry.get("_AUDIT_ID"), entry.get("_SOURCE_REALTIME_TIMESTAMP")

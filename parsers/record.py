@@ -50,6 +50,7 @@ class DecodeOptions(NamedTuple):
 
     missing_arch: str | None = None  # --arch: the ABI of the machine that wrote records without arch=
     zone: tzinfo | None = None  # --timezone: where `ausearch -i` printed its local-time stamps
+    strict_origin: bool = False  # --strict-origin: refuse records of forms anyone can write (parsers.parse)
 
 
 DEFAULT_DECODING = DecodeOptions()
