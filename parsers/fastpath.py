@@ -16,7 +16,8 @@ from learn.syscalls import syscall_name
 from parsers.fields import FAST_BODY, untrusted_string
 from parsers.values import U32, U64, BadRecord, decode_code, syscall_in_range
 
-FAST_LINE = re.compile(r"type=SECCOMP msg=audit\(((\d+)\.(\d+):\d+)\): " + FAST_BODY.pattern, re.ASCII)
+# A stamp's seconds and millis are int()ed here: at most 20 digits (int() refuses 4300).
+FAST_LINE = re.compile(r"type=SECCOMP msg=audit\(((\d{1,20})\.(\d{1,20}):\d+)\): " + FAST_BODY.pattern, re.ASCII)
 _U32_DIGITS = len(str(U32)) - 1  # ids this long or shorter fit in 32 bits without int()
 _U64_HEX_DIGITS = 16
 _CACHE_LIMIT = 1 << 16

@@ -20,9 +20,11 @@ ENRICH_SEPARATOR = "\x1d"
 _GLUED_ENRICHMENT = re.compile(r"(code=0x[0-9a-f]+)(?=[A-Z][A-Z_]*=)")
 
 _VALUE = r'(?:"[^"]*"|[0-9A-F]+|\(null\)|\?)'
+# Decimal numbers of at most 20 digits (a 64-bit value): int() refuses strings of over 4300
+# digits, and a longer number is no id anyway; the general path calls it malformed.
 FAST_BODY = re.compile(
-    r"auid=(\d+) uid=(\d+) gid=(\d+) ses=(\d+)(?: subj=(.*?))? pid=(\d+)"
-    rf" comm=({_VALUE}) exe=({_VALUE}) sig=\d+ arch=([0-9a-f]+) syscall=(-?\d+)"
+    r"auid=(\d{1,20}) uid=(\d{1,20}) gid=(\d{1,20}) ses=(\d{1,20})(?: subj=(.*?))? pid=(\d{1,20})"
+    rf" comm=({_VALUE}) exe=({_VALUE}) sig=\d+ arch=([0-9a-f]+) syscall=(-?\d{{1,20}})"
     r" compat=\d ip=0x([0-9a-f]+) code=0x([0-9a-f]+)(?:$|\x1d| |(?=[A-Z][A-Z_]*=))",
     re.ASCII,  # \d: the kernel writes ASCII digits; int() would also take other scripts' digits
 )

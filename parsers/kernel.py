@@ -23,8 +23,8 @@ from parsers.auditd import AUDITD_LINE, CONSOLE_DOUBT, frame_auditd
 from parsers.framing import Framed, Lost, Refused, quotes_record
 
 # 5,1234,5678,-;message — /dev/kmsg: priority+facility, sequence, usec, flags
-_KMSG = re.compile(r"(\d+),\d+,\d+,[^;]*;")
-_PRIORITY = re.compile(r"<(\d+)>")
+_KMSG = re.compile(r"(\d{1,9}),\d+,\d+,[^;]*;")  # at most 9 digits: int() refuses 4300
+_PRIORITY = re.compile(r"<(\d{1,9})>")
 _FACILITY = re.compile(r"(\w+) *:(\w+) *: ")  # dmesg -x
 # [ 123.456789]  [Mon Jul  6 15:37:40 2020]  [Jul 6 15:37]  [  +0.000123]  (dmesg, -T, -H)
 _BRACKET = re.compile(r"\[[^\]]*\] ?")
@@ -34,10 +34,11 @@ _MONOTONIC = r"\[ *\d+\.\d+\]"
 # syslog / journalctl short, short-iso, short-precise, short-monotonic: time [host] tag: msg
 _SYSLOG = re.compile(rf"(?:{_MONTH_DAY_TIME}|{_ISO_TIME}|{_MONOTONIC}) (?:(\S+) )??([^\s:\[]+)(\[\d+\])?: ?(.*)", re.S)
 _JOURNAL_AUDIT = re.compile(r"audit\[\d+\]: (SECCOMP|ANOM_ABEND) (.*)", re.S)
+_USEC = re.compile(r"[0-9]{1,20}")  # not str.isdigit(): int() refuses other scripts' digits and 4300 of them
 _KERNEL_AUDIT = re.compile(r"audit: (type=\w+ audit\(.*)", re.S)
 # Loss notices, like records, count only where the kernel's message begins.
-_SUPPRESSED = re.compile(r"(k?audit\w*): (\d+) callbacks suppressed")
-_AUDIT_LOST = re.compile(r"audit: audit_lost=(\d+)")
+_SUPPRESSED = re.compile(r"(k?audit\w*): ([0-9]{1,20}) callbacks suppressed")  # int() refuses 4300 digits
+_AUDIT_LOST = re.compile(r"audit: audit_lost=([0-9]+)")
 _LOSS_NOTICES = ("audit: backlog limit exceeded", "audit: rate limit exceeded", "audit: kauditd hold queue overflow")
 
 # Why each form cannot prove the kernel wrote a line (Framed.doubt).
@@ -139,6 +140,8 @@ def frame_journal_json(line: str) -> Framed | Refused | Lost | None:
         entry = json.loads(line)
     except ValueError:
         return Refused(ProblemKind.TRUNCATED, "journal JSON entry does not parse (cut short?)")
+    except RecursionError:  # journald's entries are flat: strings, byte arrays, null
+        return Refused(ProblemKind.MALFORMED, "journal JSON entry nested deeper than journald writes")
     if not isinstance(entry, dict):
         return None
     msg = entry.get("MESSAGE")
@@ -165,7 +168,7 @@ def _frame_journal_audit(entry: dict[str, object], msg: str) -> Framed | Refused
     body = msg.removeprefix("SECCOMP ")
     stamp = None
     audit_id, realtime = entry.get("_AUDIT_ID"), entry.get("_SOURCE_REALTIME_TIMESTAMP")
-    if isinstance(audit_id, str) and isinstance(realtime, str) and realtime.isdigit():
+    if isinstance(audit_id, str) and isinstance(realtime, str) and _USEC.fullmatch(realtime):
         usec = int(realtime)
         stamp = f"{usec // 1_000_000}.{usec // 1000 % 1000:03d}:{audit_id}"
     return Framed(body, stamp)

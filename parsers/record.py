@@ -40,9 +40,9 @@ _FAST = FastDecoder()
 
 # auparse's names for code= are those of SECCOMP_RET_ACTION (a 15-bit mask, so it calls
 # KILL_PROCESS "kill" too); "kill" is the historical name of SECCOMP_RET_KILL = KILL_THREAD.
-_INTERPRETED_CODE = re.compile(r"([a-z_]+)(?:\((\d+)\))?")
+_INTERPRETED_CODE = re.compile(r"([a-z_]+)(?:\(([0-9]{1,9})\))?")  # bounded: int() refuses 4300 digits
 _INTERPRETED_ACTIONS = {a.value: a for a in Action} | {"kill": Action.KILL_THREAD}
-_UNKNOWN_SYSCALL = re.compile(r"unknown-syscall\((-?\d+)\)")
+_UNKNOWN_SYSCALL = re.compile(r"unknown-syscall\((-?[0-9]{1,20})\)")
 
 
 class DecodeOptions(NamedTuple):
@@ -70,6 +70,8 @@ def _int(fields: dict[str, str], key: str, *, required: bool = False, limit: int
     if not (_HEX_DIGITS if hexadecimal else _DECIMAL).fullmatch(digits):  # ASCII digits only, as int() is not
         kind = ProblemKind.TRUNCATED if raw in ("0x", "-") else ProblemKind.MALFORMED
         raise BadRecord(kind, f"{key}={raw} is not a number")
+    if not hexadecimal and len(digits) > 20:  # no 64-bit value; int() refuses over 4300 digits
+        raise BadRecord(ProblemKind.MALFORMED, f"{key}={raw[:24]}... is out of range")
     value = int(digits, 16 if hexadecimal else 10)
     if not (syscall_in_range(value) if key == "syscall" else 0 <= value <= limit):
         raise BadRecord(ProblemKind.MALFORMED, f"{key}={raw} is out of range")
@@ -78,7 +80,7 @@ def _int(fields: dict[str, str], key: str, *, required: bool = False, limit: int
 
 def _interpreted_int(fields: dict[str, str], key: str) -> int | None:
     raw = fields.get(key)
-    if raw is None or not _DECIMAL.fullmatch(raw) or not 0 <= int(raw) <= U32:
+    if raw is None or not _DECIMAL.fullmatch(raw) or len(raw) > 20 or not 0 <= int(raw) <= U32:
         return None  # ausearch -i prints names (unset, root) where it can
     return int(raw)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 
@@ -77,11 +78,17 @@ def _timed(lines: list[str], strict: bool = False) -> list[SeccompEvent | Proble
     return got
 
 
+JOURNAL_JSON = [
+    json.dumps({"_TRANSPORT": "kernel", "MESSAGE": ACCEPTED[4]}),
+    json.dumps({"_TRANSPORT": "audit", "_AUDIT_TYPE": "1326", "_AUDIT_ID": "7", "MESSAGE": "SECCOMP auid=1"}),
+]
+
+
 @HOSTILE
 @given(
-    st.sampled_from(ACCEPTED + FORGED),
+    st.sampled_from(ACCEPTED + FORGED + JOURNAL_JSON),
     st.integers(min_value=0, max_value=400),
-    st.sampled_from(["A", "a=", " ", '"', "=", "0", "[", "\x1d", "é", "a b "]),
+    st.sampled_from(["A", "a=", " ", '"', "=", "0", "9", "[", '{"a":', "\x1d", "é", "²", "a b "]),
     st.integers(min_value=1000, max_value=MAX_RECORD_LINE + 4000),
 )
 def test_long_lines_parse_in_bounded_time(line: str, where: int, unit: str, length: int) -> None:

@@ -241,6 +241,29 @@ def test_a_line_too_long_for_a_record_is_reported_not_decoded() -> None:
     assert "line too long" in str(got[0])
 
 
+@pytest.mark.parametrize("at", ["audit(", "auid=", "pid=", "syscall=", "<", "4,", "suppressed", "errno(", "(4"])
+def test_numbers_of_thousands_of_digits_are_no_numbers(at: str) -> None:
+    """int() refuses strings of over 4300 digits: a ValueError out of the parser is a traceback."""
+    lines = [
+        f"type=SECCOMP msg=audit({STAMP}): {BODY}",
+        f"<4>[ 1.0] {KERNEL}",
+        f"4,5,6,-;{KERNEL}",
+        "[ 1.0] kauditd_printk_skb: 7 callbacks suppressed",
+        "type=SECCOMP msg=audit(11/14/23 22:13:20.123:4567) : auid=user uid=user gid=user ses=3 pid=4242 "
+        "comm=x exe=/x sig=SIG0 arch=x86_64 syscall=unknown-syscall(4) compat=0 ip=0x1 code=errno(3)",
+    ]
+    digits = "9" * 5000
+    for line in lines:
+        if at in line:
+            hostile = line.replace(at, at + digits, 1)
+            assert all(isinstance(i, Problem) for i in items(hostile) if i.__class__ is not SeccompEvent)
+
+
+def test_deeply_nested_json_is_refused_not_a_recursion_error() -> None:
+    line = '{"MESSAGE": "SECCOMP", "a": ' + "[" * 60_000
+    assert kinds(line) == [ProblemKind.MALFORMED]
+
+
 def test_empty_lines_cost_almost_nothing() -> None:
     start = time.perf_counter()
     assert not list(parse(["\n"] * 1_000_000, "t.log"))
