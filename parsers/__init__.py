@@ -114,7 +114,7 @@ _STRICT = "{} cannot prove the kernel wrote it (--strict-origin: read audit.log,
 
 
 def _too_long(length: int) -> str:
-    return f"line too long ({length} characters, a record has at most {MAX_RECORD_LINE}): not decoded"
+    return f"line longer than 64 KiB ({length} characters), skipped (no record is that long)"
 
 
 def split_lines(text: str) -> list[str]:

@@ -8,7 +8,8 @@ from learn.model import ProblemKind
 
 # The longest line considered as a record. The kernel writes at most 8970 bytes of audit
 # record (MAX_AUDIT_MESSAGE_LENGTH) and printk cuts its lines at 1 KiB; journald's JSON and
-# auditd's ENRICHED form add a few kB. Longer lines are reported, never decoded.
+# auditd's ENRICHED form add a few kB. Longer lines are reported, never decoded (learn/lines.py
+# skips them while reading; this holds for lines from anywhere else).
 MAX_RECORD_LINE = 64 << 10
 
 # Substrings that mark a line as quoting a SECCOMP record, whoever wrote it.
