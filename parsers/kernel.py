@@ -41,6 +41,7 @@ _SUPPRESSED = re.compile(r"(k?audit\w*): ([0-9]{1,20}) callbacks suppressed")  #
 _AUDIT_LOST = re.compile(r"audit: audit_lost=([0-9]+)")
 _LOSS_NOTICES = ("audit: backlog limit exceeded", "audit: rate limit exceeded", "audit: kauditd hold queue overflow")
 
+_NO_KERNEL_FORM = "not in a log form that shows the kernel wrote it"
 # Why each form cannot prove the kernel wrote a line (Framed.doubt).
 _DMESG = "dmesg text (no facility; `dmesg -S` gives every line of a kernel message its own prefix)"
 _DMESG_RAW = "dmesg -r text (util-linux prints only the level, <5> for a user's message too)"
@@ -106,7 +107,10 @@ def frame_kernel_log(line: str) -> Framed | Refused | Lost | None:
         if m:
             message = rest[m.end() :]
             doubt = _DMESG if doubt == CONSOLE_DOUBT else doubt
-    return frame_kernel_message(message, doubt) or _frame_syslog(rest)
+    framed = frame_kernel_message(message, doubt) or _frame_syslog(rest)
+    if doubt != CONSOLE_DOUBT and isinstance(framed, Refused) and framed.why == _NO_KERNEL_FORM:
+        return Refused(ProblemKind.UNTRUSTED, "a record inside another kernel message (a record starts the message)")
+    return framed
 
 
 def _frame_syslog(line: str) -> Framed | Refused | Lost | None:
@@ -114,7 +118,7 @@ def _frame_syslog(line: str) -> Framed | Refused | Lost | None:
     if m is None:
         m_sys = _SYSLOG.match(line)
         if m_sys is None:
-            return _refuse(line, "not in a log form that shows the kernel wrote it")
+            return _refuse(line, _NO_KERNEL_FORM)
         _host, tag, pid, msg = m_sys.groups()
         if tag == "kernel" and pid is None:
             msg = _BRACKET.sub("", msg, count=1) if msg.startswith("[") else msg
