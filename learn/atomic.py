@@ -10,13 +10,16 @@ by someone else (the rule of fs.protected_symlinks, which rename() would not app
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import socket
 import stat
 import sys
 import tempfile
 import time
+from typing import BinaryIO
 
 from learn.errors import OutputError
 
@@ -196,3 +199,90 @@ def _send(path: str, payload: bytes) -> None:
             sock.sendall(payload)
     except OSError as err:
         raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
+
+
+class StreamedOutput:
+    """An output written as it is produced (`--save-log` of a long run), by the rules above.
+
+    A regular file (or a new path) is written under a temporary name beside the file it
+    replaces and renamed over it by commit(), so readers see the old content or the whole
+    new one; a device, FIFO, socket or descriptor path gets the data as it comes. Every
+    failure is an OutputError; discard() drops the temporary file.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._tmp: str | None = None
+        self._final = path
+        self._mode = 0o644
+        self._owned = True  # the descriptor is ours to close
+        fd = _descriptor(path)
+        if fd is not None:
+            self._fd, self._owned = fd, False
+            return
+        mode = _kind(path)
+        try:
+            if mode is None or stat.S_ISREG(mode):
+                self._final = _resolved(path)
+                self._mode = stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask()
+                directory = os.path.dirname(os.path.abspath(self._final))
+                self._fd, self._tmp = tempfile.mkstemp(prefix=f".{os.path.basename(self._final)}.", dir=directory)
+            elif stat.S_ISSOCK(mode):
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.connect(path)
+                except OSError:
+                    sock.close()
+                    raise
+                self._fd = sock.detach()
+            else:
+                self._fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+        except OSError as err:
+            raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
+
+    def write(self, data: bytes) -> None:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as err:
+            raise OutputError(f"cannot write {self.path}: {err.strerror}") from None
+
+    def copy_written(self, to: BinaryIO) -> None:
+        """Copy what was written so far (only a temporary file can be read back) to another file."""
+        if self._tmp is not None:
+            with open(self._tmp, "rb") as written:
+                shutil.copyfileobj(written, to, 1 << 20)
+
+    def commit(self) -> None:
+        """Make the output final (rename a temporary file over the target); on failure the
+        temporary file stays for copy_written() until discard()."""
+        try:
+            if self._tmp is not None:
+                os.fsync(self._fd)
+                os.fchmod(self._fd, self._mode)
+            self._close()
+            if self._tmp is not None:
+                os.replace(self._tmp, self._final)
+                self._tmp = None
+        except OSError as err:
+            self._close()
+            raise OutputError(f"cannot write {self.path}: {err.strerror}") from None
+
+    def discard(self) -> None:
+        self._close()
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            self._tmp = None
+
+    def _close(self) -> None:
+        if self._owned and self._fd >= 0:
+            os.close(self._fd)
+        self._fd = -1
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask

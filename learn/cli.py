@@ -38,7 +38,6 @@ from learn.profile import Profile
 from learn.select import DEFAULT_ACTIONS, Selection
 from learn.sources import Progress as ProgressHook
 from learn.summary import print_run_summary, print_summary
-from learn.supervise import Supervised
 from parsers import InputFormat
 
 EXIT_OK, EXIT_NO_RECORDS, EXIT_USAGE, EXIT_DENIED, EXIT_LOST, EXIT_TARGET_FAILED = 0, 1, 2, 3, 4, 5
@@ -393,8 +392,8 @@ def run(
     profile_format: ProfileFmt = None,
 ) -> None:
     """Run a program in complain mode (SECCOMP_RET_LOG) and learn its profile from the kernel's records."""
+    from learn.kernel.launch import signal_policy
     from learn.run import RunRequest, build_run_profile, learn_run
-    from learn.run import save_log as write_log
 
     base = _read_profile(profile, profile_format) if profile else None
     if command and oci_bundle:
@@ -409,34 +408,39 @@ def run(
             "container inside the runtime (README: Containers)",
             markup=False,
         )
-    request = RunRequest(command or [], source, base, user, group, oci_runtime, oci_bundle, save_log is not None)
-    result, findings = learn_run(request)
-    log_failure = _deliver(save_log, "record log", lambda p: write_log(p, result), lambda: _log_text(result))
-    if findings.selected == 0 and base is None:
-        if log_failure:
-            _fail(log_failure, KEEP_HINT)
+    request = RunRequest(command or [], source, base, user, group, oci_runtime, oci_bundle, save_log)
+    with signal_policy():  # once the target has exited, a signal must not lose what was learned
+        result, findings = learn_run(request)
+        log_failure = result.save_log_failure  # --save-log is streamed during the run
+        if findings.selected == 0 and base is None and result.interrupted is None:
+            if log_failure:
+                _fail(log_failure, KEEP_HINT)
+            if not quiet:
+                print_run_summary(result, findings.events, err)
+            lost = f" ({result.lost} lost)" if result.lost else ""
+            code = result.status or (EXIT_LOST if result.lost and not allow_loss else EXIT_NO_RECORDS)
+            _fail(f"no seccomp records of the target arrived from the {result.source} source{lost}",
+                  "" if result.lost else NO_RECORDS_HINT, code)  # fmt: skip
+        learned = build_run_profile(result, findings, base, in_oci_runtime=oci_bundle is not None)
+        text = _render(learned, fmt)
+        if output in (None, "-"):
+            _print_stdout(text)
+        profile_failure = _deliver(output, "profile", lambda p: write_atomically(p, text), lambda: text)
+        failures = [f for f in (log_failure, profile_failure) if f]
+        if failures:
+            _fail("; ".join(failures), KEEP_HINT)
         if not quiet:
+            findings.sources = [f"a run of {result.argv[0]} (audit session {result.session})"]
+            print_summary(findings, err, output or "stdout", by_exe=by_exe)
+            if base is not None:
+                _print_base_counts(learned, base, err)
             print_run_summary(result, findings.events, err)
-        lost = f" ({result.lost} lost)" if result.lost else ""
-        code = result.status or (EXIT_LOST if result.lost and not allow_loss else EXIT_NO_RECORDS)
-        _fail(f"no seccomp records of the target arrived from the {result.source} source{lost}",
-              "" if result.lost else NO_RECORDS_HINT, code)  # fmt: skip
-    learned = build_run_profile(result, findings, base, in_oci_runtime=oci_bundle is not None)
-    text = _render(learned, fmt)
-    if output in (None, "-"):
-        _print_stdout(text)
-    profile_failure = _deliver(output, "profile", lambda p: write_atomically(p, text), lambda: text)
-    failures = [f for f in (log_failure, profile_failure) if f]
-    if failures:
-        _fail("; ".join(failures), KEEP_HINT)
-    if not quiet:
-        findings.sources = [f"a run of {result.argv[0]} (audit session {result.session})"]
-        print_summary(findings, err, output or "stdout", by_exe=by_exe)
-        if base is not None:
-            _print_base_counts(learned, base, err)
-        print_run_summary(result, findings.events, err)
-    elif result.lost:
-        err.print(f"learn: records lost: {result.lost}; the profile is INCOMPLETE (--allow-loss to accept it)")
+        elif result.interrupted is not None:
+            err.print(f"learn: {result.interrupted}; the profile is INCOMPLETE", markup=False)
+        elif result.lost:
+            err.print(f"learn: records lost: {result.lost}; the profile is INCOMPLETE (--allow-loss to accept it)")
+    if result.interrupted is not None:  # asked to stop: what was learned is written, marked incomplete
+        raise _Exit(result.interrupted.exit_status)
     if result.status != 0:
         raise _Exit(result.status)
     if result.lost and not allow_loss:
@@ -535,20 +539,24 @@ def check(
     installer = profile_installer(_read_profile(profile, profile_format), complain=complain)
     for note in installer.notes:
         err.print(f"learn: note: {note}", markup=False)
-    result = run_check(command, installer, complain=complain, source=source, creds=launch.resolve_user(user, group))
-    denied = result.denied
-    what = "would be denied (complain mode)" if complain else "denied"
-    denied.sources = [f"a run of {command[0]} (audit session {result.run.session})"]
-    status = result.run.status
-    if denied.selected:
-        print_summary(denied, err, None, title=f"{denied.selected} calls {what}", by_exe=by_exe)
-    elif status != 0:
-        err.print(f"learn: nothing {what}, but the target failed (exit status {status})")
-    else:
-        err.print(f"learn: nothing {what}")
-    print_run_summary(result.run, result.run.events, err)
+    with launch.signal_policy():  # once the target has exited, a signal must not lose the report
+        result = run_check(command, installer, complain=complain, source=source, creds=launch.resolve_user(user, group))
+        denied = result.denied
+        what = "would be denied (complain mode)" if complain else "denied"
+        denied.sources = [f"a run of {command[0]} (audit session {result.run.session})"]
+        status = result.run.status
+        so_far = " in the records decoded" if result.run.interrupted else ""
+        if denied.selected:
+            print_summary(denied, err, None, title=f"{denied.selected} calls {what}", by_exe=by_exe)
+        elif status != 0:
+            err.print(f"learn: nothing {what}{so_far}, but the target failed (exit status {status})")
+        else:
+            err.print(f"learn: nothing {what}{so_far}")
+        print_run_summary(result.run, result.run.events, err)
     if denied.selected:
         raise _Exit(EXIT_DENIED)
+    if result.run.interrupted is not None:  # nothing denied so far proves nothing
+        raise _Exit(result.run.interrupted.exit_status)
     if result.run.lost:
         raise _Exit(EXIT_LOST)
     if status != 0:
@@ -676,10 +684,6 @@ def _deliver(path: str | None, what: str, write: Callable[[str], None], text: Ca
         kept = keep_elsewhere(path, text())
         return f"{error}; the {what} is kept in {kept}" if kept else f"{error}; the {what} could not be kept anywhere"
     return None
-
-
-def _log_text(result: Supervised) -> str:
-    return "".join(line + "\n" for line in result.target_lines)
 
 
 def _version_line() -> str:

@@ -64,9 +64,10 @@ def _no_filter() -> None:
 
 def enforce(argv: Sequence[str], installer: Installer, creds: launch.Credentials | None = None) -> int:
     """Run argv under the filter; its exit status (128+N if killed by signal N)."""
-    target = launch.start(argv, installer.install, creds)
-    with launch.forwarding(target.pid):
-        return launch.wait(target.pid)
+    with launch.signal_policy() as signals:
+        target = launch.start(argv, installer.install, creds)
+        signals.running(target.pid)
+        return launch.wait(target.pid, signals)
 
 
 @dataclass

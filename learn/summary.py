@@ -109,6 +109,9 @@ def print_run_summary(result: Supervised, events: int, console: Console) -> None
         console.print(f"[red]lost:[/] {reason.message}", highlight=False)
     for caveat in loss.caveats:
         console.print(f"[yellow]note:[/] {caveat}", highlight=False)
-    if loss.lost:
+    if result.interrupted is not None:
+        console.print(f"[red]stopped:[/] {result.interrupted}", highlight=False)
+        console.print("[red]the result is INCOMPLETE:[/] decoding was stopped before the end")
+    elif loss.lost:
         console.print("[red]the profile is INCOMPLETE:[/] records were lost (--allow-loss to accept it)")
     console.print(f"target exit status: {result.status}")

@@ -3,22 +3,51 @@
 `learn run`, `learn check` and `learn enforce` differ only in the filter they install and
 in what they make of the records; the plumbing is here. Only the records of the target's
 own audit session count (see learn.kernel.launch), parsed by the same parsers as logs, one
-at a time: a run of a million syscalls must not hold a million events in memory.
+at a time as they are decoded from the source's spool: a run of a million syscalls must not
+hold a million events in memory.
+
+Once the target has exited, a signal to learn does not throw the run away (see
+launch.SignalPolicy): the first lets decoding finish, the second stops it, and the result
+says how far it got (Supervised.interrupted): what was learned so far, marked incomplete.
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from learn.kernel import features, launch
+from learn.kernel.backlog import raised_backlog_limit
 from learn.kernel.sources import LossReport, SpoolingSource, choose_source
 from learn.model import Item, SeccompEvent
 from parsers import InputFormat, parse
 
 BACKLOG_LIMIT = 1 << 16  # records the kernel queues before it makes the target wait
 SOURCE_NAME = "run"  # what events of a live run give as their source
+NO_LOSS = LossReport(0)
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """Decoding was stopped by a signal: the records after `decoded` are not in the result."""
+
+    signum: int
+    decoded: int  # records of the spool decoded when it stopped
+    collected: int  # records the source collected in all
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+    def __str__(self) -> str:
+        name = signal.Signals(self.signum).name
+        left = max(self.collected - self.decoded, 0)
+        return (
+            f"{name} stopped decoding after {self.decoded} of {self.collected} collected records: "
+            f"the other {left} (and any syscall only they show) are not in the result"
+        )
 
 
 @dataclass
@@ -26,15 +55,20 @@ class Supervised:
     argv: Sequence[str]
     status: int  # the target's exit status, 128+N when killed by signal N
     source: str
-    loss: LossReport
     session: int
+    loss: LossReport = NO_LOSS
     records: int = 0  # records the source collected, from every process
     events: int = 0  # the target's
-    target_lines: list[str] = field(default_factory=list)  # the target's records, if kept
+    interrupted: Interruption | None = None
+    save_log_failure: str | None = None  # --save-log could not be written (learn run)
 
     @property
     def lost(self) -> int:
         return self.loss.lost
+
+    @property
+    def incomplete(self) -> bool:
+        return self.lost > 0 or self.interrupted is not None
 
 
 def supervise(
@@ -43,45 +77,64 @@ def supervise(
     on_item: Callable[[Item], None],
     source: str | None = None,
     creds: launch.Credentials | None = None,
-    keep_lines: bool = False,
+    keep_line: Callable[[str], None] | None = None,
 ) -> Supervised:
-    """Run argv; hand every event of its session, and every problem, to on_item."""
+    """Run argv; hand every event of its session, and every problem, to on_item.
+
+    keep_line, if given, receives the audit.log line of each of the target's events (--save-log).
+    """
     features.require([c for c in features.run_checks() if c.name != "flag-log"])
-    with features.raised_backlog_limit(BACKLOG_LIMIT), _started(choose_source(source)) as live:
+    with (
+        launch.signal_policy() as signals,
+        raised_backlog_limit(BACKLOG_LIMIT),
+        _started(choose_source(source)) as live,
+    ):
         try:
             target = launch.start(argv, install, creds)
-            with launch.forwarding(target.pid):
-                status = launch.wait(target.pid)
+            signals.running(target.pid)
+            status = launch.wait(target.pid, signals)
         finally:
-            live.stop()
-        session = target.session
-        if session == launch.UNSET_LOGINUID:  # it exited before we looked: take its first record's
-            session = _first_session(live.lines(), target.pid) or session
-        run = Supervised(argv, status, live.name, live.loss, session)
-        current = ""
-
-        def counted() -> Iterator[str]:
-            nonlocal current
-            for current in live.lines():
-                run.records += 1
-                yield current
-
-        for item in parse(counted(), SOURCE_NAME, InputFormat.AUDITD):
-            if isinstance(item, SeccompEvent):
-                if item.ses != session:
-                    continue
-                run.events += 1
-                if keep_lines:
-                    run.target_lines.append(current)
-            on_item(item)
+            live.finish_collecting()
+        signals.finishing = lambda: f"decoding the {live.collected} records collected"
+        signals.stopping = lambda: f"writing what was learned from {live.decoded_records} of {live.collected} records"
+        run = Supervised(argv, status, live.name, target.session)
+        _decode(run, live, target.pid, signals, on_item, keep_line)
     return run
 
 
-def _first_session(lines: Iterator[str], pid: int) -> int | None:
-    for item in parse(lines, SOURCE_NAME, InputFormat.AUDITD):
-        if isinstance(item, SeccompEvent) and item.pid == pid and item.ses:
-            return item.ses
-    return None
+def _decode(
+    run: Supervised,
+    live: SpoolingSource,
+    pid: int,
+    signals: launch.SignalPolicy,
+    on_item: Callable[[Item], None],
+    keep_line: Callable[[str], None] | None,
+) -> None:
+    current = ""
+
+    def counted(lines: Iterator[str]) -> Iterator[str]:
+        nonlocal current
+        for current in lines:
+            if signals.stop_signal is not None:
+                run.interrupted = Interruption(signals.stop_signal, live.decoded_records, live.collected)
+                return
+            run.records += 1
+            yield current
+
+    with contextlib.closing(live.decoded()) as lines:
+        for item in parse(counted(lines), SOURCE_NAME, InputFormat.AUDITD):
+            if isinstance(item, SeccompEvent):
+                if run.session == launch.UNSET_LOGINUID:  # it exited before we looked: its first record says
+                    if item.pid != pid or item.ses is None:
+                        continue
+                    run.session = item.ses
+                if item.ses != run.session:
+                    continue
+                run.events += 1
+                if keep_line is not None:
+                    keep_line(current)
+            on_item(item)
+    run.loss = live.loss
 
 
 @contextlib.contextmanager

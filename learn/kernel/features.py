@@ -2,7 +2,7 @@
 
 Every check returns a Check (ok, message, fix) rather than raising, so `learn doctor`-style
 callers can show them all at once; `require` turns the first failure into a KernelError.
-The audit status and backlog limit are read and set over NETLINK_AUDIT, the same requests
+The audit status and backlog limit (see learn.kernel.backlog) are read and set over NETLINK_AUDIT, the same requests
 auditctl makes, because no file in /proc or /sys exposes them.
 """
 
@@ -11,13 +11,10 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import signal
 import socket
 import struct
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
-from types import FrameType
 from typing import NamedTuple
 
 from learn.errors import KernelError
@@ -303,52 +300,3 @@ def require(checks: list[Check]) -> None:
     for check in checks:
         if not check.ok:
             raise KernelError(f"{check.name}: {check.message}", check.fix or None)
-
-
-Handler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
-
-
-def _raise_exit(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
-@contextmanager
-def _signals_unwind() -> Iterator[None]:
-    """Turn SIGTERM (and SIGINT if it would kill outright) into SystemExit, so finally blocks run.
-
-    Only the main thread may set handlers; elsewhere the caller's own handling stands.
-    """
-    saved: dict[signal.Signals, Handler] = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            if signal.getsignal(sig) == signal.SIG_DFL:
-                saved[sig] = signal.signal(sig, _raise_exit)
-    except ValueError:  # not the main thread
-        pass
-    try:
-        yield
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
-
-
-@contextmanager
-def raised_backlog_limit(limit: int) -> Iterator[int]:
-    """Raise the kernel's audit backlog limit to at least limit for the block; yield the limit in force.
-
-    A larger backlog lets the target run ahead of kauditd instead of sleeping in
-    audit_log_start. On the way out the old limit comes back, even on an exception or
-    SIGTERM, but only if the limit is still ours: if someone else (auditctl -b, a rules
-    reload) changed it meanwhile, their value wins.
-    """
-    before = audit_status().backlog_limit
-    if before == 0 or before >= limit:  # 0 is unlimited already
-        yield before
-        return
-    with _signals_unwind():
-        try:
-            set_backlog_limit(limit)
-            yield limit
-        finally:
-            if audit_status().backlog_limit == limit:
-                set_backlog_limit(before)

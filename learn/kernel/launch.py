@@ -6,17 +6,28 @@ threads and exec'd programs alike. That id tells the run's records apart from th
 other process logging SECCOMP records at the same time. The filter is built before fork
 (libseccomp allocates) and loaded in the child right before execve, so the only records of
 learn's own are those of the last instructions before the exec and the execve itself.
+
+The target dies with learn: the child asks for SIGKILL when its parent dies (PR_SET_PDEATHSIG),
+after changing user (a change of credentials clears it), then checks that learn is still its
+parent (learn may have died before the request). The kernel clears it again when the target
+execs a set-user-ID or set-group-ID program, so such a target outlives a killed learn. It is
+the thread that forked that counts, so start() must be called from a thread that outlives the
+target (learn calls it from its main thread). Only the direct child is covered: what the
+target starts in the background is not.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import grp
 import os
 import pwd
 import shutil
 import signal
 import struct
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -25,8 +36,15 @@ from learn.errors import KernelError, UsageError
 # Sent to the child, not taken by learn: the target decides what a signal means.
 FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
 _ERR = struct.Struct("=ii")  # (stage, errno) the child reports before it dies
-_STAGES = {1: "set its audit session (loginuid)", 2: "change user", 3: "load the seccomp filter", 4: "exec"}
+_STAGES = {
+    1: "set its audit session (loginuid)",
+    2: "change user",
+    3: "load the seccomp filter",
+    4: "exec",
+    5: "ask to die with learn (PR_SET_PDEATHSIG)",
+}
 UNSET_LOGINUID = 4294967295
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,13 @@ def find_program(argv: Sequence[str]) -> str:
     return program
 
 
+@functools.cache
+def _prctl() -> Callable[..., int]:
+    """libc's prctl, looked up in the parent: the child of a threaded process must not dlopen."""
+    function: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    return function
+
+
 def _child(
     program: str,
     argv: Sequence[str],
@@ -71,6 +96,7 @@ def _child(
     creds: Credentials | None,
     loginuid: int,
     report: int,
+    parent: int,
 ) -> None:
     stage = 1
     try:
@@ -81,6 +107,11 @@ def _child(
             os.setgroups(list(creds.groups))
             os.setgid(creds.gid)
             os.setuid(creds.uid)
+        stage = 5  # after setuid, which clears it
+        if _prctl()(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl")
+        if os.getppid() != parent:  # learn died before the request: nobody is left to wait for us
+            os._exit(127)
         stage = 3
         for sig in (*FORWARDED, signal.SIGINT, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
@@ -99,14 +130,21 @@ def start(argv: Sequence[str], install: Callable[[], None], creds: Credentials |
     """Fork; in the child, install the filter and exec argv. Returns once the target runs."""
     program = find_program(argv)
     loginuid = os.getuid() if os.getuid() != 0 else int(os.environ.get("SUDO_UID", "0"))
+    parent = os.getpid()
+    _prctl()
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        _child(program, argv, install, creds, loginuid, write_end)
+        _child(program, argv, install, creds, loginuid, write_end, parent)
     os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        failure = pipe.read(_ERR.size)  # EOF means execve succeeded (the pipe is close-on-exec)
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            failure = pipe.read(_ERR.size)  # EOF means execve succeeded (the pipe is close-on-exec)
+    except BaseException:  # a signal ended learn before the target ran: it must not run alone
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
     if failure:
         os.waitpid(pid, 0)
         stage, code = _ERR.unpack(failure)
@@ -124,36 +162,116 @@ def _session_of(pid: int) -> int:
         return UNSET_LOGINUID  # it exited already; its records still carry the id we read below
 
 
+# After the target has exited, these ask learn to stop; the other forwarded ones mean nothing.
+STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+class SignalPolicy:
+    """What a signal sent to learn means at each stage of a supervised run.
+
+    Before the target runs, INT/TERM/HUP/QUIT/USR1/USR2 end learn (SystemExit(128+N), so
+    cleanups run). While it runs, they are passed on to it: the target decides what a signal
+    means (Ctrl-C from the terminal reaches it directly). Once it has exited, learn is only
+    reading what it collected, and a signal must not throw the run away: the first one says
+    what learn is finishing, the second asks it to stop decoding and write what it learned so
+    far (stop_signal, which the decoder polls), a third ends learn at once, writing nothing.
+    """
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.exited = False
+        self.received: list[int] = []
+        self.finishing: Callable[[], str] = lambda: "collecting its last records"
+        self.stopping: Callable[[], str] = lambda: "writing what was learned so far"
+        self._installed = False
+
+    @property
+    def stop_signal(self) -> int | None:
+        """The signal that asked learn to stop decoding, once one did."""
+        return self.received[1] if len(self.received) > 1 else None
+
+    def running(self, pid: int) -> None:
+        """The target runs: pass signals on to it."""
+        self.pid = pid
+        # The terminal sends Ctrl-C to the whole foreground group, target included: passing it on
+        # would deliver it twice. A SIGINT for learn alone (kill -INT) is passed on.
+        if self._installed and _in_foreground():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def target_exited(self) -> None:
+        """Called once the target is dead but not yet reaped, so its pid cannot be reused meanwhile."""
+        self.exited = True
+        if self._installed:
+            signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.pid is None:
+            if signum != signal.SIGWINCH:
+                raise SystemExit(128 + signum)
+            return
+        if not self.exited:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+            return
+        if signum not in STOPPING:
+            return
+        self.received.append(signum)
+        name = signal.Signals(signum).name
+        if len(self.received) == 1:
+            _say(f"learn: {name}: finishing: the target has exited; {self.finishing()} "
+                 "(signal again to stop and write what was learned so far, marked incomplete)")  # fmt: skip
+        elif len(self.received) == 2:
+            _say(f"learn: {name}: stopping: {self.stopping()} (signal again to quit at once, writing nothing)")
+        else:
+            _say(f"learn: {name}: quitting, nothing written")
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+
+_active: SignalPolicy | None = None
+
+
 @contextlib.contextmanager
-def forwarding(pid: int) -> Iterator[None]:
-    """Signals sent to learn reach the target; Ctrl-C reaches it from the terminal directly."""
-    previous = {sig: signal.getsignal(sig) for sig in (*FORWARDED, signal.SIGINT)}
+def signal_policy() -> Iterator[SignalPolicy]:
+    """Install a SignalPolicy for the block; a nested call shares the outer one.
 
-    def forward(signum: int, _frame: object) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
-
-    for sig in FORWARDED:
-        signal.signal(sig, forward)
-    # The terminal sends Ctrl-C to the whole foreground group, target included: passing it on
-    # would deliver it twice. A SIGINT for learn alone (kill -INT) is passed on.
-    signal.signal(signal.SIGINT, signal.SIG_IGN if _in_foreground() else forward)
+    Only the main thread may handle signals: elsewhere the policy is not installed (it still
+    records the target's life) and the caller's own handling stands.
+    """
+    global _active
+    if _active is not None:
+        yield _active
+        return
+    policy = SignalPolicy()
+    if threading.current_thread() is not threading.main_thread():
+        yield policy
+        return
+    handled = (*FORWARDED, signal.SIGINT)
+    previous = {sig: signal.getsignal(sig) for sig in handled}
+    for sig in handled:
+        signal.signal(sig, policy._handle)
+    policy._installed = True
+    _active = policy
     try:
-        yield
+        yield policy
     finally:
+        _active = None
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def wait(pid: int) -> int:
+def wait(pid: int, policy: SignalPolicy | None = None) -> int:
     """The target's exit status as a shell reports it: its code, or 128+N if killed by N."""
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:  # pragma: no cover - PEP 475 retries for us
-            continue
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # dead, not reaped: no forward hits a new pid
+    if policy is not None:
+        policy.target_exited()
+    _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+def _say(text: str) -> None:
+    with contextlib.suppress(OSError):  # stderr may be a closed terminal (SIGHUP)
+        os.write(2, (text + "\n").encode())
 
 
 def _in_foreground() -> bool:

@@ -1,12 +1,8 @@
-"""Kernel feature checks and the audit backlog knob, against the running kernel (root only)."""
+"""Kernel feature checks and audit requests, against the running kernel (root only)."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
@@ -52,66 +48,6 @@ def test_audit_status_reads_the_counters() -> None:
     assert status.backlog_limit >= 0
     assert status.lost >= 0
     assert status.pid >= 0
-
-
-def _set_limit_apart() -> tuple[int, int]:
-    """The current limit and one above it no one else is likely to pick."""
-    before = features.audit_status().backlog_limit
-    if before == 0:
-        pytest.skip("the backlog is unlimited here; nothing to raise")
-    return before, before + 4321
-
-
-def test_raised_backlog_limit_restores_after_an_exception() -> None:
-    before, target = _set_limit_apart()
-    with pytest.raises(RuntimeError), features.raised_backlog_limit(target) as limit:
-        assert limit == target
-        assert features.audit_status().backlog_limit == target
-        raise RuntimeError("boom")
-    assert features.audit_status().backlog_limit == before
-
-
-def test_raised_backlog_limit_never_lowers() -> None:
-    before = features.audit_status().backlog_limit
-    with features.raised_backlog_limit(1) as limit:
-        assert limit == before
-    assert features.audit_status().backlog_limit == before
-
-
-def test_raised_backlog_limit_leaves_a_limit_someone_else_set() -> None:
-    before, target = _set_limit_apart()
-    try:
-        with features.raised_backlog_limit(target):
-            features.set_backlog_limit(target + 1)  # as auditctl -b would, meanwhile
-        assert features.audit_status().backlog_limit == target + 1
-    finally:
-        features.set_backlog_limit(before)
-
-
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_raised_backlog_limit_restores_on_a_signal(signum: int) -> None:
-    before, target = _set_limit_apart()
-    script = textwrap.dedent(f"""
-        import os, signal, sys, time
-        from learn.kernel import features
-        with features.raised_backlog_limit({target}):
-            sys.stdout.write("raised\\n"); sys.stdout.flush()
-            time.sleep(30)
-    """)
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline() == "raised\n"
-        assert features.audit_status().backlog_limit == target
-        child.send_signal(signum)
-        code = child.wait(timeout=10)
-    finally:
-        if child.poll() is None:
-            child.kill()
-        if features.audit_status().backlog_limit == target:
-            features.set_backlog_limit(before)
-    assert code != 0  # it still dies of the signal, after cleaning up
-    assert features.audit_status().backlog_limit == before
 
 
 def test_user_message_reaches_the_multicast_group() -> None:

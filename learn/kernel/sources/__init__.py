@@ -27,7 +27,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from array import array
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from enum import StrEnum
 from types import TracebackType
 from typing import IO, ClassVar, NamedTuple, Protocol, Self
@@ -119,6 +119,9 @@ class SpoolingSource(ABC):
         self._reasons: list[LossReason] = []
         self._caveats: list[str] = []
         self._report: LossReport | None = None
+        self._collected = False
+        self.collected = 0  # records the reader spooled (kmsg: kernel messages of any kind)
+        self.decoded_records = 0
 
     # -- what each source provides ------------------------------------------------------
 
@@ -164,17 +167,60 @@ class SpoolingSource(ABC):
             self._caveats.append("the start marker never arrived: losses at the very start cannot be counted")
 
     def stop(self) -> None:
-        if self._thread is None or self._report is not None:
+        """Collect the last records and decode them all: lines() and loss are then ready."""
+        self.finish_collecting()
+        self._kept = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
+        for line in self.decoded():
+            self._kept.write(line + "\n")
+        self._kept.flush()
+
+    def finish_collecting(self) -> None:
+        """Wait for the end marker (every earlier record has then arrived) and stop the reader."""
+        if self._thread is None or self._collected:
             raise KernelError(f"{self.name} source stopped without running", "call start() first")
         if not (self._barrier("end") or self._missed_barrier()):
             self._wait_backlog_empty()
         time.sleep(self.settle)  # records of other processes, serials taken just before the marker
         self._halt()
-        self._report = self._account()
+        self._collected = True
+
+    def decoded(self) -> Generator[str, None, None]:
+        """The kept records, decoded from the spool one by one; loss is ready once this ends.
+
+        Closed early (learn was asked to stop), the report says so and counts no serial gaps:
+        the serials not read yet would all look lost.
+        """
+        if not self._collected or self._spool is None:
+            raise KernelError(f"{self.name} source decoded twice or before it stopped", "call finish_collecting()")
+        spool, self._spool = self._spool, None
+        spool.flush()
+        spool.seek(0)
+        serials = array("I")  # audit serials are 32-bit
+        marker_serials: dict[int, int] = {}
+        complete = False
+        try:
+            for record in self._records(spool):
+                self.decoded_records += 1
+                if record.serial is not None:
+                    serials.append(record.serial)
+                    at = record.text.find(self._token)
+                    if at >= 0 and (m := _MARKER_NUMBER.match(record.text, at + len(self._token))):
+                        marker_serials[int(m.group(1))] = record.serial
+                if record.line is not None:
+                    yield record.line
+            complete = True
+        finally:
+            spool.close()
+            if complete:
+                self._count_gaps(serials, marker_serials)
+            else:
+                self._caveats.append("decoding was stopped: serial gaps were not counted")
+            self._report = self._account()
 
     def close(self) -> None:
         """Stop the thread if it runs and drop the spools; the report stays readable."""
         self._halt()
+        self._collected = True
         for handle in (self._spool, self._kept):
             if handle is not None:
                 handle.close()
@@ -275,24 +321,6 @@ class SpoolingSource(ABC):
                 self._close()
 
     def _account(self) -> LossReport:
-        assert self._spool is not None
-        self._spool.flush()
-        self._spool.seek(0)
-        self._kept = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
-        serials = array("I")  # audit serials are 32-bit
-        marker_serials: dict[int, int] = {}
-        for record in self._records(self._spool):
-            if record.serial is not None:
-                serials.append(record.serial)
-                at = record.text.find(self._token)
-                if at >= 0 and (m := _MARKER_NUMBER.match(record.text, at + len(self._token))):
-                    marker_serials[int(m.group(1))] = record.serial
-            if record.line is not None:
-                self._kept.write(record.line + "\n")
-        self._kept.flush()
-        self._spool.close()
-        self._spool = None
-        self._count_gaps(serials, marker_serials)
         self._count_kernel_lost()
         if self._failure is not None:
             self._reason(LossKind.READER_FAILED, 0, f"the {self.name} reader stopped: {self._failure}")

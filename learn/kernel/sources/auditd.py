@@ -149,6 +149,7 @@ class AuditdSource(SpoolingSource):
 
     def _take(self, data: bytes) -> None:
         self._put(data)
+        self.collected += data.count(b"\n")
         self._ends_in_newline = data.endswith(b"\n")
         window = self._tail + data  # a marker can straddle two reads
         at = window.find(self._token_bytes)

@@ -9,8 +9,10 @@ was suppressed, waits the window out and marks again, which flushes the report. 
 
 - serial gaps between the markers: with no auditd every record except EOE is printed (EOE
   shares its event's serial), so each missing serial is a record suppressed or overwritten;
-- `callbacks suppressed` reports after the start marker (the count is not only ours:
-  every printk_ratelimit() caller in the kernel shares the one limit);
+- `callbacks suppressed` reports after the start marker: kauditd_printk_skb's count is taken
+  as that many audit records lost (the limit is printk_ratelimit()'s, shared with its few
+  other callers in the kernel, so the count is nearly all audit records); this is the
+  measure when the end marker never arrived and serial gaps cannot be counted;
 - EPIPE on read: the ring buffer wrapped and overwrote records not read yet;
 - auditd starting during the run: records then go to it and no longer to the log.
 
@@ -39,6 +41,7 @@ _LENGTH = struct.Struct("=I")
 _KMSG_RECORD = re.compile(r"(\d+),(\d+),[^;]*;([^\n]*)")
 _AUDIT = re.compile(r"audit: type=(\d+) (audit\(.*)")
 _SUPPRESSED = re.compile(r"(\S+): (\d+) callbacks suppressed")
+_KAUDITD = "kauditd_printk_skb"  # the kernel function that prints audit records when no auditd runs
 _ESCAPE = re.compile(r"\\x([0-9a-f]{2})")  # kmsg escapes bytes < 0x20, >= 0x7f and the backslash
 
 
@@ -76,6 +79,7 @@ class KmsgSource(SpoolingSource):
         self.max_wait = max_wait
         self.epipes = 0
         self.suppressed = 0
+        self.suppressed_audit = 0  # the part kauditd_printk_skb reported
         self._fd = -1
 
     @classmethod
@@ -118,6 +122,7 @@ class KmsgSource(SpoolingSource):
             self._put(_LENGTH.pack(len(data)))
             self._put(data)
             self._scan(data)
+            self.collected += 1
 
     def _missed_barrier(self) -> bool:
         """The marker was rate limited: wait out the window, so the next marker gets printed
@@ -152,6 +157,8 @@ class KmsgSource(SpoolingSource):
                 if suppressed and after_start:
                     self.suppressed += int(suppressed.group(2))
                     reporters.add(suppressed.group(1))
+                    if suppressed.group(1) == _KAUDITD:
+                        self.suppressed_audit += int(suppressed.group(2))
                 continue
             rtype, text = int(audit.group(1)), audit.group(2)
             after_start = after_start or start_mark in text
@@ -161,12 +168,20 @@ class KmsgSource(SpoolingSource):
         self._kmsg_reasons(reporters)
 
     def _kmsg_reasons(self, reporters: set[str]) -> None:
-        if self.suppressed:
+        if self.suppressed_audit:
+            self._reason(
+                LossKind.PRINTK_SUPPRESSED,
+                self.suppressed_audit,
+                f"about {self.suppressed_audit} audit records dropped by the printk rate limit "
+                f"({_KAUDITD}: {self.suppressed_audit} callbacks suppressed)",
+            )
+        if self.suppressed > self.suppressed_audit:
+            others = sorted(reporters - {_KAUDITD})
             self._reason(
                 LossKind.PRINTK_SUPPRESSED,
                 0,
-                f"{', '.join(sorted(reporters))}: {self.suppressed} callbacks suppressed (the "
-                "printk rate limit dropped kernel messages, audit records among them)",
+                f"{', '.join(others)}: {self.suppressed - self.suppressed_audit} callbacks suppressed "
+                "(the printk rate limit dropped kernel messages, maybe audit records among them)",
             )
         if self.epipes:
             self._reason(

@@ -84,6 +84,7 @@ class NetlinkSource(SpoolingSource):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), -20)
         recv, put, scan, pack = self._sock.recv, self._put, self._scan, _LENGTH.pack
         stopping = self._stopping
+        received = 0
         while not stopping.is_set():
             try:
                 data = recv(_RECV_SIZE)
@@ -97,6 +98,8 @@ class NetlinkSource(SpoolingSource):
             put(pack(len(data)))
             put(data)
             scan(data)
+            received += 1
+        self.collected += received
         self._drain()
 
     def _drain(self) -> None:
@@ -115,6 +118,7 @@ class NetlinkSource(SpoolingSource):
                 continue
             self._put(_LENGTH.pack(len(data)))
             self._put(data)
+            self.collected += 1
 
     def _missed_barrier(self) -> bool:
         """An overrun can drop the end marker itself; by now the queue has drained, so mark again."""
