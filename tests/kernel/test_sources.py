@@ -260,6 +260,28 @@ def test_kmsg_burst_is_reported_lossy() -> None:
     assert_not_silent(source, BURST - got)
 
 
+@ROOT
+@pytest.mark.kernel
+@pytest.mark.usefixtures("no_auditd")
+def test_kmsg_without_an_end_marker_counts_what_printk_suppressed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serial gaps need the end marker; without it, printk's own count of the records it
+    suppressed is the evidence, and the loss is at least that, not "1"."""
+    _fresh_printk_window()
+    send = features.send_audit_message
+    with KmsgSource() as source:
+        source.start()
+        run_getppid(BURST)
+        # Every marker from now on is sent as another message: the end marker never shows up,
+        # but what the kernel prints after the window still flushes the suppressed count.
+        monkeypatch.setattr(features, "send_audit_message", lambda _text: send("learn-test-not-a-marker"))
+        source.stop()
+    suppressed = [r for r in source.loss.reasons if r.kind is LossKind.PRINTK_SUPPRESSED]
+    assert suppressed and suppressed[0].lost > BURST // 2, source.loss
+    assert source.loss.lost == suppressed[0].lost, source.loss
+    assert f"about {suppressed[0].lost} audit records dropped" in suppressed[0].message
+    assert any("end marker never arrived" in c for c in source.loss.caveats), source.loss
+
+
 # -- choosing ---------------------------------------------------------------------------------
 
 
