@@ -28,6 +28,7 @@ NumberedLine = tuple[int, str]
 # Runs of this many newlines or more are counted in C rather than split into a list.
 _BLANK_RUN_LINES = 16
 _BLANK_RUN = re.compile(b"\n{%d,}" % _BLANK_RUN_LINES)
+_BLANK_RUN_TEXT = b"\n" * _BLANK_RUN_LINES
 
 
 class LineSplitter:
@@ -45,22 +46,30 @@ class LineSplitter:
         self._overflow_at = 0  # the first long line not reported on its own
 
     def feed(self, block: bytes) -> Iterator[NumberedLine]:
+        start = 0
         if self._skipping:
-            end = block.find(b"\n")
-            if end < 0:
+            start = block.find(b"\n") + 1
+            if start == 0:
                 return iter(())
             self._skipping = False
             self.lines += 1
-            block = block[end + 1 :]
-        cut = block.rfind(b"\n") + 1
-        if cut == 0:
-            self._hold(block)
-            return iter(())
-        complete = b"".join((*self._pending, block[:cut])) if self._pending else block[:cut]
-        self._pending, self._pending_bytes = [], 0
-        lines = self._split(complete)
+        parts = []
+        if self._pending:  # the line begun in an earlier block, on its own (it may be too long)
+            end = block.find(b"\n", start) + 1
+            if end == 0:
+                self._hold(block[start:])
+                return iter(())
+            head = b"".join((*self._pending, block[start:end]))
+            self._pending, self._pending_bytes = [], 0
+            parts.append(self._split(head))
+            start = end
+        cut = block.rfind(b"\n", start) + 1
+        if cut > start:
+            parts.append(self._split(block[start:cut]))
+        else:
+            cut = start
         self._hold(block[cut:])
-        return lines
+        return chain.from_iterable(parts)
 
     def finish(self) -> Iterator[NumberedLine]:
         """The last line when the input does not end with "\\n"; problems are complete after it."""
@@ -84,35 +93,38 @@ class LineSplitter:
 
     def _split(self, complete: bytes) -> Iterator[NumberedLine]:
         """The lines of whole lines of bytes (complete ends with "\\n")."""
-        base = self.lines
-        ended = complete.count(b"\n")
-        self.lines += ended
-        if ended == len(complete):
-            return iter(())  # nothing but newlines
-        if ended * _BLANK_RUN_LINES < len(complete):
-            return self._segment(complete, base)
-        # Many newlines: long runs of them are counted, never split into a list.
+        if complete.find(_BLANK_RUN_TEXT) < 0:
+            return self._segment(complete)
+        # Long runs of newlines are counted, never split into a list.
         parts: list[Iterator[NumberedLine]] = []
         start = 0
         for run in _BLANK_RUN.finditer(complete):
-            segment = complete[start : run.start() + 1]
-            parts.append(self._segment(segment, base))
-            base += segment.count(b"\n") + run.end() - run.start() - 1
+            parts.append(self._segment(complete[start : run.start() + 1]))
+            self.lines += run.end() - run.start() - 1
             start = run.end()
-        parts.append(self._segment(complete[start:], base))
+        if start < len(complete):
+            parts.append(self._segment(complete[start:]))
         return chain.from_iterable(parts)
 
-    def _segment(self, data: bytes, base: int) -> Iterator[NumberedLine]:
+    def _segment(self, data: bytes) -> Iterator[NumberedLine]:
+        base = self.lines
         lines = data.decode("utf-8", errors="replace").split("\n")
         lines.pop()  # "" after the last "\n"
-        if len(data) > self.max_line:
+        self.lines += len(lines)
+        if self._may_hold_a_long_line(data):
             sizes = list(map(len, data.split(b"\n")))
-            sizes.pop()
-            if max(sizes) > self.max_line:
-                cut = self._cut
-                lines = [cut(base + i, line, size) for i, (line, size) in enumerate(zip(lines, sizes, strict=True), 1)]
+            cut = self._cut
+            lines = [cut(base + i, line, size) for i, (line, size) in enumerate(zip(lines, sizes[:-1], strict=True), 1)]
         # compress/filter run in C: a blank line costs a few nanoseconds.
         return zip(compress(count(base + 1), lines), filter(None, lines), strict=True)
+
+    def _may_hold_a_long_line(self, data: bytes) -> bool:
+        """Cheap and never wrong the safe way: a line over max_line bytes holds a whole aligned
+        window of half that size, so some such window has no "\\n"."""
+        window = max(1, self.max_line // 2)
+        return len(data) > self.max_line and any(
+            data.find(b"\n", at, at + window) < 0 for at in range(0, len(data) - window + 1, window)
+        )
 
     def _cut(self, number: int, line: str, size: int) -> str:
         if size <= self.max_line:

@@ -181,6 +181,11 @@ class LogLines:
             advance = self._progress(self.path, raw.size) if self._progress else _ignore
             blocks = raw.blocks(advance)
             first = next(blocks, b"")
+            while 0 < len(first) < len(GZIP_MAGIC):  # a pipe may hand over a single byte first
+                more = next(blocks, b"")
+                if not more:
+                    break
+                first += more
             gzipped = first.startswith(GZIP_MAGIC)
             content = gunzip(chain([first], blocks), self.path, BLOCK_BYTES) if gzipped else chain([first], blocks)
             splitter = LineSplitter(self.path)
