@@ -9,6 +9,7 @@ the end found; nothing is said.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -53,7 +54,7 @@ def _files_of(directory: str) -> list[str]:
     try:
         names = os.listdir(directory)
     except OSError as error:
-        raise InputError(f"{directory}: {error.strerror}") from None
+        raise _os_error(directory, error) from None
     files = [f for f in (os.path.join(directory, n) for n in names) if os.path.isfile(f)]
     if not files:
         raise InputError(f"{directory}: directory holds no files")
@@ -108,7 +109,8 @@ def changed_while_read(path: str, fd: int, had: int, line: int, shrank_to: int |
 
 
 def _os_error(path: str, error: OSError) -> InputError:
-    return InputError(f"{path}: {error.strerror or error}")
+    hint = "read it as root, or as a member of its group (adm for /var/log)" if error.errno == errno.EACCES else None
+    return InputError(f"{path}: {error.strerror or error}", hint)
 
 
 class _Watched:
