@@ -403,8 +403,9 @@ def run(
     _check_outputs(output, save_log)
     if command and os.path.basename(command[0]) in CONTAINER_RUNTIMES:
         err.print(
-            f"learn: note: {os.path.basename(command[0])} makes calls of its own after it loads the container's "
-            "filter, so a profile learned around it fails inside it; learn run --oci-bundle DIR learns the "
+            f"learn: note: {os.path.basename(command[0])} is a container runtime: a profile learned around it "
+            "fails inside it (the runtime makes calls of its own after it loads the container's filter, and "
+            "docker's or podman's container is not their child); learn run --oci-bundle DIR learns the "
             "container inside the runtime (README: Containers)",
             markup=False,
         )

@@ -73,7 +73,7 @@ def test_container_runtime_without_bundle_gets_a_note(tmp_path: Path) -> None:
         pytest.skip("runc is not installed")
     result = learn("run", "-q", "-o", tmp_path / "runc.json", runc, "--version")
     assert result.returncode == 0, result.stderr
-    assert "learn: note: runc makes calls of its own" in result.stderr and "--oci-bundle" in result.stderr
+    assert "learn: note: runc is a container runtime" in result.stderr and "--oci-bundle" in result.stderr
 
 
 @pytest.fixture
