@@ -41,6 +41,9 @@ _SUPPRESSED = re.compile(r"(k?audit\w*): ([0-9]{1,20}) callbacks suppressed")  #
 _AUDIT_LOST = re.compile(r"audit: audit_lost=([0-9]+)")
 _LOSS_NOTICES = ("audit: backlog limit exceeded", "audit: rate limit exceeded", "audit: kauditd hold queue overflow")
 
+# kauditd prints every record with pr_notice(); dmesg -x names the levels.
+_NOTICE = 5
+_LEVELS = {name: n for n, name in enumerate(("emerg", "alert", "crit", "err", "warn", "notice", "info", "debug"))}
 _NO_KERNEL_FORM = "not in a log form that shows the kernel wrote it"
 # Why each form cannot prove the kernel wrote a line (Framed.doubt).
 _DMESG = "dmesg text (no facility; `dmesg -S` gives every line of a kernel message its own prefix)"
@@ -86,6 +89,7 @@ def frame_kernel_log(line: str) -> Framed | Refused | Lost | None:
     """dmesg (plain, -r, -x, -T, -H), /dev/kmsg and syslog/journald short forms."""
     rest = line
     doubt: str | None = CONSOLE_DOUBT
+    level: int | None = None  # where the form shows it
     m = _KMSG.match(rest)
     if m:  # the kernel sets the facility, and escapes control characters and newlines
         doubt = None
@@ -95,19 +99,24 @@ def frame_kernel_log(line: str) -> Framed | Refused | Lost | None:
     if m:
         if not _from_kernel_facility(int(m.group(1))):
             return _refuse(rest, "written to the kernel log by a user process (facility is not kern)")
-        rest = rest[m.end() :]
+        rest, level = rest[m.end() :], int(m.group(1)) & 7
     m = _FACILITY.match(rest)
     if m:
         if m.group(1) != "kern":
             return _refuse(rest, f"written to the kernel log with facility {m.group(1)}")
-        rest, doubt = rest[m.end() :], _DMESG_DECODED
+        rest, doubt, level = rest[m.end() :], _DMESG_DECODED, _LEVELS.get(m.group(2), level)
     message = rest
     if rest.startswith("["):
         m = _BRACKET.match(rest)
         if m:
             message = rest[m.end() :]
             doubt = _DMESG if doubt == CONSOLE_DOUBT else doubt
-    framed = frame_kernel_message(message, doubt) or _frame_syslog(rest)
+    framed = frame_kernel_message(message, doubt)
+    if isinstance(framed, Framed) and level not in (None, _NOTICE):
+        # `dmesg -S` and /proc/kmsg readers give each line of a multi-line message (a warning
+        # that prints a user's file name with a newline in it) the message's own prefix.
+        return Refused(ProblemKind.UNTRUSTED, f"an audit record at level {level}: the kernel prints them at 5 (notice)")
+    framed = framed or _frame_syslog(rest)
     if doubt != CONSOLE_DOUBT and isinstance(framed, Refused) and framed.why == _NO_KERNEL_FORM:
         return Refused(ProblemKind.UNTRUSTED, "a record inside another kernel message (a record starts the message)")
     return framed

@@ -61,6 +61,12 @@ def test_a_record_inside_another_kernel_message_is_refused(prefix: str) -> None:
     assert kinds(line) == [ProblemKind.UNTRUSTED]
 
 
+@pytest.mark.parametrize("prefix", ["<4>[  723.270190] ", "kern  :warn  : [  723.270190] ", "4,583,723270190,-;"])
+def test_a_record_at_another_level_than_notice_is_a_line_of_another_message(prefix: str) -> None:
+    """`dmesg -S` prints a newline in a kernel warning as a new line with the warning's prefix."""
+    assert kinds(f"{prefix}{KERNEL}") == [ProblemKind.UNTRUSTED]
+
+
 def test_dmesg_continuation_lines_are_no_records() -> None:
     """dmesg indents the further lines of a multi-line kernel message."""
     assert not events(f"               {KERNEL}")
