@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from learn.errors import InputError, ProfileError
 from learn.formats import oci, pfc, snapd, spo, systemd
-from learn.formats.common import HostContext, ReadResult, WriteResult, known_anywhere
+from learn.formats.common import MAX_UNKNOWN_NAMES, HostContext, ReadResult, WriteResult, known_anywhere
 from learn.profile import Profile
 
 __all__ = [
@@ -30,9 +30,9 @@ __all__ = [
 ]
 
 
-# A profile is a few KiB (moby's default is 20 KiB); a cap keeps hostile files from costing
-# time and memory in the readers, which are linear in what they read.
-MAX_PROFILE_BYTES = 4 << 20
+# A profile is a few KiB (moby's default is 20 KiB, snapd's template 10 KiB); a cap keeps a
+# hostile file from costing time and memory in the readers, which are linear in what they read.
+MAX_PROFILE_BYTES = 1 << 20
 
 
 class ProfileFormat(StrEnum):
@@ -126,7 +126,8 @@ def detect_format(text: str, source: str = "-") -> OutputFormat:
         what = "empty" if not text.strip() else "only comments"
         raise ProfileError(f"{source}: {what}, not a profile; {EXPECTED}", NAME_IT)
     rules = [_SNAPD_RULE.fullmatch(line) for line in body if line not in _SNAPD_DIRECTIVES]
-    if all(rules) and (len(rules) < len(body) or any(m and known_anywhere(m[1]) for m in rules)):
+    # A syscall libseccomp knows among the first lines (a reader refuses more unknown names anyway).
+    if all(rules) and (len(rules) < len(body) or any(m and known_anywhere(m[1]) for m in rules[:MAX_UNKNOWN_NAMES])):
         return OutputFormat.SNAPD
     raise ProfileError(f"{source}: cannot tell the profile format: {EXPECTED}", NAME_IT)
 
@@ -164,7 +165,12 @@ def load_profile(
     chosen = OutputFormat(fmt) if fmt is not None else detect_format(text, path)
     if chosen not in READERS:
         raise ProfileError(f"{path}: learn cannot read {chosen.value} profiles")
-    return READERS[chosen](text, path, context or HostContext.host(), strict)
+    try:
+        return READERS[chosen](text, path, context or HostContext.host(), strict)
+    except ProfileError as e:
+        if str(e).startswith(path):
+            raise
+        raise ProfileError(f"{path}: {e}", e.hint) from None  # the model's checks do not know the file
 
 
 def read_profile(

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from learn.arch import AUDIT_ARCH_BY_NAME, compat_arch, native_arch
+from learn.arch import AUDIT_ARCH_BY_NAME, compat_arch, host_abis, native_arch
 from learn.errors import ProfileError
 from learn.kernel.multiplexers import MULTIPLEXED, MULTIPLEXED_ARCHES
 from learn.lowering import overlapping
@@ -96,6 +96,7 @@ class Notes:
     can hold 100k names, and a list's `in` would make reading them quadratic)."""
 
     seen: dict[str, None] = field(default_factory=dict)
+    unknown_names: int = 0  # names check_names left out so far
 
     def add(self, line: str) -> None:
         self.seen.setdefault(line)
@@ -105,11 +106,17 @@ class Notes:
         return list(self.seen)
 
 
+_ARCH_ORDER = tuple(dict.fromkeys([*host_abis(), *AUDIT_ARCH_BY_NAME]))  # known names resolve at once
+
+
 def known_anywhere(name: str) -> bool:
-    return any(exists(name, arch) for arch in AUDIT_ARCH_BY_NAME)
+    return any(exists(name, arch) for arch in _ARCH_ORDER)
 
 
 MAX_NAMES_NOTED = 16  # a note lists this many unknown names, then says how many more
+# Real profiles name a few syscalls libseccomp does not know yet (moby's default: 9). Each costs
+# a lookup on every arch, so a file of 100k made-up names is refused, not looked up.
+MAX_UNKNOWN_NAMES = 1024
 
 
 def check_names(names: Sequence[str], action: Action, where: str, strict: bool, notes: Notes) -> list[str]:
@@ -117,11 +124,20 @@ def check_names(names: Sequence[str], action: Action, where: str, strict: bool, 
     (the denial would be lost) or when strict; in an allow rule they are left out with a note,
     as snap-seccomp and runc leave them out: libc names like `_exit`, syscalls newer than
     libseccomp. Names missing on only some arches stay: the filter skips them there."""
-    unknown = list(dict.fromkeys(n for n in names if not known_anywhere(n)))
+    unknown: list[str] = []
+    for name in dict.fromkeys(names):
+        if known_anywhere(name):
+            continue
+        if strict or action is not Action.ALLOW:
+            raise ProfileError(f"{where}: unknown syscall {name!r}")
+        unknown.append(name)
+        notes.unknown_names += 1
+        if notes.unknown_names > MAX_UNKNOWN_NAMES:
+            raise ProfileError(
+                f"{where}: over {MAX_UNKNOWN_NAMES} syscall names libseccomp knows on no arch: not a seccomp profile"
+            )
     if not unknown:
         return list(names)
-    if strict or action is not Action.ALLOW:
-        raise ProfileError(f"{where}: unknown syscall {unknown[0]!r}")
     shown = ", ".join(repr(n) for n in unknown[:MAX_NAMES_NOTED])
     more = f" and {len(unknown) - MAX_NAMES_NOTED} more" if len(unknown) > MAX_NAMES_NOTED else ""
     word = "syscall" if len(unknown) == 1 else "syscalls"

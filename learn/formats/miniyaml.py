@@ -3,7 +3,8 @@
 Block mappings and sequences (a sequence may sit at its key's indentation, as kubectl writes
 it), `- key: value` items, plain, single- and double-quoted scalars, `[]`/`{}` and flow lists of
 scalars, `#` comments and `---` between documents. Anchors, tags, multi-line scalars and flow
-mappings with content are refused, not guessed at.
+mappings with content are refused, not guessed at. Nesting deeper than MAX_DEPTH is refused
+too: a SeccompProfile is five levels deep, and a hostile file must not exhaust the stack.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from learn.errors import ProfileError
 _INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 _PLAIN = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./:-]*")
 _MAP_ITEM = re.compile(r"[^'\"\[{\s][^:]*:( |$)")
+MAX_DEPTH = 32
 
 
 class _Line:
@@ -25,6 +27,8 @@ class _Line:
 
 
 def _strip_comment(line: str) -> str:
+    if "#" not in line:
+        return line.rstrip()
     quote = ""
     for i, ch in enumerate(line):
         if quote:
@@ -50,7 +54,10 @@ def scalar(text: str, where: str) -> Any:
     if text in ("[]", "{}"):
         return [] if text == "[]" else {}
     if text.startswith("[") and text.endswith("]"):
-        return [scalar(part, where) for part in text[1:-1].split(",") if part.strip()]
+        parts = [part for part in text[1:-1].split(",") if part.strip()]
+        if any(part.strip()[:1] in ("[", "{") for part in parts):
+            raise ProfileError(f"{where}: nested flow collections are not supported here")
+        return [scalar(part, where) for part in parts]
     if text[:1] in "&*!|>{[@`%":
         raise ProfileError(f"{where}: YAML feature {text[:1]!r} is not supported here")
     if _INT.fullmatch(text):
@@ -71,16 +78,20 @@ def _is_item(text: str) -> bool:
 
 class _Parser:
     def __init__(self, lines: list[_Line], source: str) -> None:
-        self.lines, self.source, self.pos = lines, source, 0
+        self.lines, self.source, self.pos, self.depth = lines, source, 0, 0
 
     def where(self, line: _Line) -> str:
         return f"{self.source}:{line.number}"
 
     def block(self, indent: int) -> Any:
         line = self.lines[self.pos]
-        if _is_item(line.text):
-            return self.sequence(line.indent)
-        return self.mapping(line.indent)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ProfileError(f"{self.where(line)}: nested deeper than {MAX_DEPTH} levels; no SeccompProfile is")
+        try:
+            return self.sequence(line.indent) if _is_item(line.text) else self.mapping(line.indent)
+        finally:
+            self.depth -= 1
 
     def sequence(self, indent: int) -> list[Any]:
         items: list[Any] = []
