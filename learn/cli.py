@@ -362,7 +362,9 @@ def _describe(selection: Selection) -> str:
     epilog="Example: sudo learn run -o ls.json ls -la / (everything from the program's name on is the "
     "program's; -- before it is optional). Exit status: the target's (128+N if killed by signal N); "
     "else 4 if records were lost (unless --allow-loss), 2 for bad usage or an output that cannot be "
-    "written (the result is then kept elsewhere, named in the error), 1 if no records arrived.",
+    "written (the result is then kept elsewhere, named in the error), 1 if no records arrived; 128+N "
+    "when a second signal N stopped learn after the target's exit (what was learned is written, marked "
+    "incomplete).",
 )
 def run(
     command: MaybeCommand = None,

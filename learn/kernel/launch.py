@@ -219,7 +219,7 @@ class SignalPolicy:
         name = signal.Signals(signum).name
         if len(self.received) == 1:
             _say(f"learn: {name}: finishing: the target has exited; {self.finishing()} "
-                 "(signal again to stop and write what was learned so far, marked incomplete)")  # fmt: skip
+                 "(signal again to stop there and keep what was learned so far, marked incomplete)")  # fmt: skip
         elif len(self.received) == 2:
             _say(f"learn: {name}: stopping: {self.stopping()} (signal again to quit at once, writing nothing)")
         else:
