@@ -78,6 +78,7 @@ class KmsgSource(SpoolingSource):
         super().__init__(settle=settle, barrier_timeout=barrier_timeout)
         self.max_wait = max_wait
         self.epipes = 0
+        self.overwritten = 0  # kernel messages (of any kind) the ring overwrote before they were read
         self.suppressed = 0
         self.suppressed_audit = 0  # the part kauditd_printk_skb reported
         self._fd = -1
@@ -146,8 +147,14 @@ class KmsgSource(SpoolingSource):
         start_mark = f"{self._token} 0'"
         after_start = 0 not in self._seen  # without a start marker, every report counts
         reporters: set[str] = set()
+        last_seq: int | None = None
         while len(prefix := spool.read(_LENGTH.size)) == _LENGTH.size:
             m = _KMSG_RECORD.match(spool.read(_LENGTH.unpack(prefix)[0]).decode("utf-8", "replace"))
+            if m is not None:  # kmsg numbers every message: a jump is what the ring overwrote unread
+                seq = int(m.group(2))
+                if last_seq is not None and seq > last_seq + 1:
+                    self.overwritten += seq - last_seq - 1
+                last_seq = seq
             if m is None or int(m.group(1)) >> 3 != 0:  # not from the kernel itself
                 continue
             message = _ESCAPE.sub(lambda e: chr(int(e.group(1), 16)), m.group(3))
@@ -187,7 +194,8 @@ class KmsgSource(SpoolingSource):
             self._reason(
                 LossKind.KMSG_OVERWRITTEN,
                 0,
-                f"the kernel log ring wrapped {self.epipes} times before it was read (EPIPE)",
+                f"the kernel log ring wrapped {self.epipes} times before it was read (EPIPE): "
+                f"{self.overwritten} kernel messages were overwritten unread, audit records among them",
             )
         pid = auditd_pid()
         if pid:
