@@ -101,6 +101,8 @@ def load_json(text: str, source: str) -> Any:
 
 
 def _action(value: object, where: str) -> Action:
+    if value is None or value == "":
+        raise ProfileError(f"{where}: no action given (runc needs one: {', '.join(ACTION_NAMES.values())})")
     if not isinstance(value, str) or value not in ACTION_BY_NAME:
         raise ProfileError(f"{where}: unknown action {value!r}")
     return ACTION_BY_NAME[value]

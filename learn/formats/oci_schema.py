@@ -13,6 +13,7 @@ are checked in rules this host leaves out too (runc would refuse them on a host 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,23 +29,24 @@ MAX_ARGS_PER_RULE = 64  # conditions in one entry: six arguments, a few alternat
 
 def _string(value: Any, where: str) -> None:
     if value is not None and not isinstance(value, str):
-        raise ProfileError(f"{where}: {value!r} is not a string")
+        raise ProfileError(f"{where}: {_short(value)} is not a string")
 
 
 def _strings(value: Any, where: str) -> None:
     if value is None:
         return
     if not isinstance(value, list):
-        raise ProfileError(f"{where}: {value!r} is not a list of strings")
+        raise ProfileError(f"{where}: {_short(value)} is not a list of strings")
     for k, item in enumerate(value):
         if not isinstance(item, str):
-            raise ProfileError(f"{where}[{k}]: {item!r} is not a string")
+            raise ProfileError(f"{where}[{k}]: {_short(item)} is not a string")
 
 
 def uint(value: Any, where: str, limit: int = U64) -> int:
     """A Go uint: a JSON integer, no fraction or exponent, 0..limit. Booleans are not numbers."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
-        raise ProfileError(f"{where}: {value!r} is not an integer in 0..{limit}")
+        bound = "" if limit == U64 else f" up to {limit}"
+        raise ProfileError(f"{where}: {_short(value)} is not an unsigned integer{bound}")
     return value
 
 
@@ -60,7 +62,7 @@ def _errno(value: Any, where: str) -> None:
 
 def _action(value: Any, where: str) -> None:
     if value is not None and value not in ACTION_BY_NAME:
-        raise ProfileError(f"{where}: unknown action {value!r}")
+        raise ProfileError(f"{where}: unknown action {_short(value)}")
 
 
 def kernel_version(value: str, where: str) -> tuple[int, int] | None:
@@ -80,7 +82,7 @@ def _min_kernel(value: Any, where: str) -> None:
     if value is None:
         return
     if not isinstance(value, str):
-        raise ProfileError(f'{where}: invalid minKernel {value!r}, expected a string "<kernel>.<major>"')
+        raise ProfileError(f'{where}: invalid minKernel {_short(value)}, expected a string "<kernel>.<major>"')
     kernel_version(value, where)
 
 
@@ -163,5 +165,6 @@ def check_document(doc: Any, source: str) -> None:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    """value as JSON spells it (true, null, "x"), cut to a readable length."""
+    text = json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."
