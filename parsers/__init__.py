@@ -13,8 +13,9 @@ from enum import StrEnum
 from learn.model import Item, Problem, ProblemKind
 from parsers.auditd import AUDITD_LINE, frame_auditd
 from parsers.fastpath import FastDecoder
-from parsers.framing import LOOK_MARKS, MAX_RECORD_LINE, Framed, Lost, Refused
+from parsers.framing import LOOK_MARKS, MAX_RECORD_LINE, Framed, Lost, Refused, looks_like_record
 from parsers.kernel import frame_journal_json, frame_kernel_log
+from parsers.pasted import PASTE_STARTS, frame_pasted
 from parsers.record import DEFAULT_DECODING, DecodeOptions, decode_record
 from parsers.stamps import local_zone
 
@@ -36,6 +37,12 @@ class InputFormat(StrEnum):
 
 def frame_line(line: str) -> Frame:
     """Auto-detect the form of one line and frame it."""
+    if line.startswith(PASTE_STARTS):
+        return frame_pasted(line, _frame_bare)
+    return _frame_bare(line)
+
+
+def _frame_bare(line: str) -> Frame:
     if line.startswith("{"):
         return frame_journal_json(line)
     if line.startswith(("type=", "node=")) or AUDITD_LINE.match(line):
@@ -90,6 +97,8 @@ def parse_numbered(
             continue
         framed = framer(raw.rstrip("\r\n"))
         if framed is None:
+            if fmt is InputFormat.AUTO and looks_like_record(raw):  # nothing that looks like one goes unsaid
+                yield Problem(ProblemKind.MALFORMED, _UNREAD, source, number)
             continue
         if isinstance(framed, Framed):
             body, stamp, interpreted, legacy, node, doubt = framed
@@ -110,6 +119,7 @@ def parse_numbered(
             yield Problem(ProblemKind.LOSS, framed.why, source, number, lost=framed.dropped)
 
 
+_UNREAD = "looks like a SECCOMP record, but in no form learn reads (cut, re-rendered?); nothing counted"
 _STRICT = "{} cannot prove the kernel wrote it (--strict-origin: read audit.log, /dev/kmsg or journalctl -o json)"
 
 

@@ -93,7 +93,8 @@ def _worth_a_look(line: str) -> bool:
     keeps the two in step)."""
     return (
         "SECCOMP" in line or "1326" in line or "seccomp" in line or "suppressed" in line
-        or "audit_lost" in line or "exceeded" in line or "hold queue" in line or line.startswith("{")
+        or "audit_lost" in line or "exceeded" in line or "hold queue" in line or "code=" in line
+        or line.startswith("{")
     )  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from learn.model import ProblemKind
@@ -16,7 +17,10 @@ MAX_RECORD_LINE = 64 << 10
 RECORD_MARKS = ("type=SECCOMP", "type=1326", "SECCOMP auid=", 'reason="seccomp"')
 # Substrings without which a line can hold neither a record nor a loss notice (JSON aside:
 # journald may write MESSAGE as a byte array).
-LOOK_MARKS = ("SECCOMP", "1326", "seccomp", "suppressed", "audit_lost", "exceeded", "hold queue")
+LOOK_MARKS = ("SECCOMP", "1326", "seccomp", "suppressed", "audit_lost", "exceeded", "hold queue", "code=")
+# What a SECCOMP record looks like in any rendering: its type, or a syscall beside a code=.
+_RECORD_TYPE = re.compile(r"type=(?:1326|SECCOMP)\b|\bSECCOMP (?:auid|msg)=")
+_NAMED_CALL = re.compile(r"\b[0-9]{1,4}\([a-z0-9_]+\)")  # snappy-debug's `41(socket)`
 
 
 class Framed(NamedTuple):
@@ -45,6 +49,13 @@ class Lost(NamedTuple):
 
     dropped: int  # 0 when it does not say how many
     why: str
+
+
+def looks_like_record(line: str) -> bool:
+    """Whether a line is worth a problem report when no form reads it."""
+    if _RECORD_TYPE.search(line):
+        return True
+    return "code=" in line and ("syscall=" in line or _NAMED_CALL.search(line) is not None)
 
 
 def quotes_record(text: str) -> bool:

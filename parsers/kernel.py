@@ -31,8 +31,14 @@ _BRACKET = re.compile(r"\[[^\]]*\] ?")
 _MONTH_DAY_TIME = r"[^\W\d_]{3,5}\.? +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?"
 _ISO_TIME = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
 _MONOTONIC = r"\[ *\d+\.\d+\]"
-# syslog / journalctl short, short-iso, short-precise, short-monotonic: time [host] tag: msg
-_SYSLOG = re.compile(rf"(?:{_MONTH_DAY_TIME}|{_ISO_TIME}|{_MONOTONIC}) (?:(\S+) )??([^\s:\[]+)(\[\d+\])?: ?(.*)", re.S)
+_TIME_ONLY = r"\d\d:\d\d:\d\d(?:\.\d+)?"  # GNOME Logs exports, excerpts with the date cut off
+# syslog / journalctl short, short-iso, short-precise, short-monotonic: [time] [host] tag: msg.
+# Excerpts in the wild lose the time, the host or both; the tag stays, and decides.
+_SYSLOG = re.compile(
+    rf"(?:(?:{_MONTH_DAY_TIME}|{_ISO_TIME}|{_MONOTONIC}|{_TIME_ONLY}) )?(?:(\S+) )??([^\s:\[]+)(\[\d+\])?: ?(.*)", re.S
+)
+# The audit dispatcher's syslog plugin forwards auditd's records as they are (`node=... type=...`).
+_AUDIT_FORWARDERS = ("audispd", "audisp-syslog")
 _JOURNAL_AUDIT = re.compile(r"audit\[\d+\]: (SECCOMP|ANOM_ABEND) (.*)", re.S)
 _USEC = re.compile(r"[0-9]{1,20}")  # not str.isdigit(): int() refuses other scripts' digits and 4300 of them
 _KERNEL_AUDIT = re.compile(r"audit: (type=\w+ audit\(.*)", re.S)
@@ -51,6 +57,11 @@ _DMESG_RAW = "dmesg -r text (util-linux prints only the level, <5> for a user's 
 _DMESG_DECODED = "dmesg -x text (`dmesg -S -x` gives every line of a kernel message its own facility)"
 _SYSLOG_KERNEL = "a text syslog line tagged kernel: (any program can log with that tag)"
 _SYSLOG_AUDIT = "a text syslog line tagged audit[PID]: (any program can log with that tag)"
+_WORD_BEFORE = (
+    "a word before the kernel's `audit:` message: the start of another kernel message (dmesg -t),"
+    " or a syslog host with its tag cut off; learn cannot tell which (read the log it came from)"
+)
+_SYSLOG_FORWARDER = "a text syslog line tagged {}: (any program can log with that tag)"
 
 
 def frame_kernel_message(msg: str, doubt: str | None = CONSOLE_DOUBT) -> Framed | Refused | Lost | None:
@@ -132,6 +143,13 @@ def _frame_syslog(line: str) -> Framed | Refused | Lost | None:
         if tag == "kernel" and pid is None:
             msg = _BRACKET.sub("", msg, count=1) if msg.startswith("[") else msg
             return frame_kernel_message(msg, _SYSLOG_KERNEL) or _refuse(msg, "the kernel's message is no audit record")
+        if tag in _AUDIT_FORWARDERS:
+            forwarded = frame_auditd(msg)
+            if isinstance(forwarded, Framed):
+                return forwarded._replace(doubt=_SYSLOG_FORWARDER.format(tag + (pid or "")))
+            return forwarded or _refuse(msg, f"{tag} forwarded no SECCOMP record")
+        if tag == "audit" and pid is None:  # `myhost audit: type=1326`, or `word audit: ...` in dmesg -t
+            return _refuse(msg, _WORD_BEFORE)
         if tag != "audit" or pid is None:
             return _refuse(msg, f"logged by {tag}{pid or ''}, not by the kernel")
         m = _JOURNAL_AUDIT.match(f"audit{pid}: {msg}")

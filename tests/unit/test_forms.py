@@ -234,3 +234,42 @@ def test_stamped_copies_count_once_and_loops_count_every_time() -> None:
 def test_ids_beyond_32_bits_are_malformed_on_the_fast_path_too() -> None:
     line = f"type=SECCOMP msg=audit({STAMP}): {BODY.replace('auid=1000', 'auid=4294967296')}"
     assert problem_kinds(line) == [ProblemKind.MALFORMED]
+
+
+# Forms seen in pasted excerpts (issue 11): no origin shown, or the audit system's own forwarders.
+AUDITD = f"type=SECCOMP msg=audit({STAMP}): {BODY}"
+WILD = [
+    f"kernel: [    9.837389] {KERNEL}",  # syslog, date and host cut off
+    f"myhost kernel: {KERNEL}",  # host only
+    f"14:02:39 kernel: {KERNEL}",  # time only (GNOME Logs export)
+    f"    [    9.837389] {KERNEL}",  # markdown code block
+    f"\t{AUDITD}",
+    f"  node=worker-1 {AUDITD}",
+    f"> [    9.40] {KERNEL}",  # e-mail quoting
+    f"> > {AUDITD}",
+    f">{AUDITD}",
+    f"Dec  2 10:00:00 myhost audispd[568]: node=myhost {AUDITD}",  # auditd 2's dispatcher
+    f"audisp-syslog[612]: {AUDITD}",  # auditd 3's syslog plugin, date and host cut off
+    f"2026-12-02T10:00:00+00:00 myhost audisp-syslog: {AUDITD}",
+]
+
+
+@pytest.mark.parametrize("line", WILD)
+def test_pasted_forms_decode(line: str) -> None:
+    e = one_event(line)
+    assert (e.arch, e.nr, e.syscall, e.action, e.pid) == ("x86_64", 257, "openat", Action.LOG, 4242)
+    assert e.serial == STAMP
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "foo syscall=59 compat=0 ip=0x7f code=0x7ffc0000",
+        f"type=SECCOMP auid=1 {BODY}",
+        'Log: auid=1000 uid=1000 gid=1000 ses=2 pid=1 comm="a" 41(socket) compat=0 ip=0x1 code=0x0',
+    ],
+)
+def test_a_record_like_line_that_yields_nothing_is_a_problem(line: str) -> None:
+    got = items(line)
+    assert not [e for e in got if isinstance(e, SeccompEvent)]
+    assert problem_kinds(line)

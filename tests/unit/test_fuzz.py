@@ -101,7 +101,9 @@ def test_long_lines_parse_in_bounded_time(line: str, where: int, unit: str, leng
 @HOSTILE
 @given(
     st.sampled_from(KERNEL_PREFIXES),
-    st.text(alphabet="abcdefg '/.,", min_size=1, max_size=60),
+    # Another message has text: a line of blanks before a record is a paste's indentation
+    # (parsers/pasted.py), which dmesg's continuation lines exceed (test_hostile).
+    st.text(alphabet="abcdefg '/.,", min_size=1, max_size=60).filter(str.strip),
     st.sampled_from(["\r", "\r\r", " ", "\t", "\x0b", "\x0c", "\x85", "\u2028"]),
     st.sampled_from(ACCEPTED),
 )

@@ -19,7 +19,7 @@ from parsers.bulk import count_block
 from parsers.fastpath import FastDecoder
 from parsers.framing import MAX_RECORD_LINE
 from tests.conftest import ROOT, SAMPLE_LOGS
-from tests.unit.test_forms import ACCEPTED, BODY, KERNEL, STAMP
+from tests.unit.test_forms import ACCEPTED, AUDITD, BODY, KERNEL, STAMP, WILD
 
 LEARN = [sys.executable, "-m", "learn"]
 NULL_ARGV_CR = SAMPLE_LOGS / "hostile" / "null-argv-cr.dmesg.log"
@@ -111,6 +111,35 @@ def test_strict_origin_keeps_only_forms_that_prove_the_kernel_wrote_them(line: s
     else:
         assert not got
         assert kinds(line, strict=True) == [ProblemKind.UNTRUSTED]
+
+
+# The pasted forms (issue 11) under an ordinary program's tag, or after another message's text.
+WILD_FORGED = [
+    f"myapp: [    9.837389] {KERNEL}",
+    f"kernel[1234]: {KERNEL}",
+    f"myhost myapp: {KERNEL}",
+    f"14:02:39 myapp: {KERNEL}",
+    f"    myhost myapp: {KERNEL}",
+    f"> Dec  2 09:40:01 vm app: {KERNEL}",
+    f"myhost notaudispd[568]: {AUDITD}",
+    f"audispd[568]: type=USER msg=audit({STAMP}): msg='{AUDITD}'",
+    f"  {KERNEL}",  # indented bare record: a further line of a multi-line kernel message
+    f"\t{KERNEL}",
+    f"launched {KERNEL}",  # a word before the kernel's message (dmesg -t), or a cut host: refused
+]
+
+
+@pytest.mark.parametrize("line", WILD_FORGED)
+def test_pasted_forms_with_another_writer_are_refused(line: str) -> None:
+    assert not events(line)
+    assert kinds(line) == [ProblemKind.UNTRUSTED]
+
+
+@pytest.mark.parametrize("line", WILD)
+def test_strict_origin_refuses_every_pasted_form(line: str) -> None:
+    assert events(line)
+    assert not events(line, strict=True)
+    assert kinds(line, strict=True) == [ProblemKind.UNTRUSTED]
 
 
 def test_strict_origin_keeps_journal_json() -> None:
