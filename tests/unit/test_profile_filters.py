@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from learn.arch import AUDIT_ARCH_BY_NAME
 from learn.errors import ProfileError
-from learn.kernel.filters import Mode, build_filter, export_bpf, export_pfc
+from learn.kernel.filters import Mode, build_filter, export_bpf, export_pfc, program
 from learn.model import Action
 from learn.profile import ARCHES_32, Arg, Op, Profile, Rule, Verdict
 from tests.bpf_sim import run
@@ -80,3 +80,46 @@ def test_arches_32_is_what_libseccomp_does(arch: str) -> None:
     flt.add_rule(pyseccomp.ALLOW, "read", pyseccomp.Arg(0, pyseccomp.EQ, (1 << 32) | 5))
     compares_high_word = "$a0.hi32" in export_pfc(flt)
     assert (arch in ARCHES_32) is not compares_high_word
+
+
+# Calls x86 also reaches through socketcall(2) (issue 8): direct calls follow the profile exactly,
+# and the multiplexer, which cannot see their arguments, never gives a call more than the profile
+# would give it for any arguments (learn.kernel.multiplexers).
+SOCKET_CALLS = {"socket": 1, "bind": 2, "connect": 3}
+MUX_NAMES = (*SOCKET_CALLS, "read")
+mux_rules = st.builds(
+    lambda names, effect, a: Rule(tuple(names), effect[0], effect[1], tuple(a)),
+    st.lists(st.sampled_from(MUX_NAMES), min_size=1, max_size=2),
+    effects,
+    st.lists(args, max_size=2, unique_by=lambda x: x.index),
+)
+mux_profiles = st.builds(
+    lambda allowed, r: Profile({"x86": tuple(sorted(set(allowed)))}, rules=tuple(r)),
+    st.lists(st.sampled_from(MUX_NAMES), max_size=3),
+    st.lists(mux_rules, max_size=4),
+)
+ARGS_32 = st.tuples(*[st.sampled_from([0, 1, 2, 7, 0x5412, 0xFFFFFFFF]) | st.integers(0, 16)] * 3)
+RANK = {ret: rank for rank, ret in enumerate([0x80000000, 0x00000000, 0x00030000, 0x00050000, 0x7FC00000,
+                                               0x7FF00000, 0x7FFC0000, 0x7FFF0000])}  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mux_profiles, st.lists(st.tuples(st.sampled_from(MUX_NAMES), ARGS_32), min_size=20, max_size=40))
+def test_multiplexers_never_give_more_than_the_profile(
+    profile: Profile, probes: list[tuple[str, tuple[int, ...]]]
+) -> None:
+    try:
+        prog = program(build_filter(profile, mode=Mode.ENFORCE))
+    except ProfileError as e:
+        assume("simplify their argument conditions" not in str(e))
+        raise
+    x86 = _data_arch("x86")
+    for name, a in probes:
+        assert run(prog, _nr("x86", name), x86, a).ret == _ret(profile.decide("x86", name, a)), (name, a)
+    for name, call in SOCKET_CALLS.items():
+        got = run(prog, _nr("x86", "socketcall"), x86, (call, 0x1000)).ret
+        if not any(rule.args for rule in profile.rules_for("x86", name)):
+            assert got == _ret(profile.decide("x86", name)), name
+            continue
+        seen = [_ret(profile.decide("x86", n, a)) for n, a in probes if n == name] + [_ret(profile.decide("x86", name))]
+        assert RANK[got & 0xFFFF0000] <= min(RANK[r & 0xFFFF0000] for r in seen), (name, hex(got))
