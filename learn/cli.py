@@ -145,6 +145,18 @@ StrictOrigin = Annotated[
     ),
 ]
 
+NoBaseline = Annotated[
+    bool,
+    typer.Option(
+        "--no-baseline",
+        metavar=FLAG,
+        help="Leave out the baseline (exit, exit_group, restart_syscall, rt_sigreturn, sigreturn) unless seen.",
+    ),
+]
+Deny = Annotated[
+    list[str] | None,
+    typer.Option("--deny", metavar="SYSCALL", help="Leave this syscall out of the profile (repeatable), with a note."),
+]
 Command = Annotated[list[str], typer.Argument(help="The program and its arguments (-- before it is optional).")]
 MaybeCommand = Annotated[
     list[str] | None, typer.Argument(help="The program and its arguments (-- before it is optional).")
@@ -286,8 +298,12 @@ def suggest(
     by_exe: ByExe = False,
     arch: Arch = None,
     timezone: Timezone = None,
+    no_baseline: NoBaseline = False,
+    deny: Deny = None,
 ) -> None:
     """Build a minimal enforce-mode profile from existing logs; a summary goes to stderr."""
+    from learn.finish import check_denied, finish
+
     selection = Selection(
         exes=frozenset(exe or ()), comms=frozenset(comm or ()), pids=frozenset(pid or ()),
         uids=frozenset(uid or ()), snap=snap, since=_parse_time(since, "--since"),
@@ -295,6 +311,7 @@ def suggest(
     )  # fmt: skip
     if selection.since is not None and selection.until is not None and selection.since > selection.until:
         _fail(f"--since {since} is after --until {until}: no record can match", "swap them")
+    check_denied(deny or ())
     _check_outputs(output)
     with _progress() as progress:
         findings = learn_from_logs(
@@ -312,9 +329,11 @@ def suggest(
             print_summary(findings, err, None, by_exe=by_exe)
         _fail("the selected records name no arch (no arch=, kernels before 3.14), so no syscall has a name",
               "give --arch ARCH, the arch of the machine that wrote the log", EXIT_NO_RECORDS)  # fmt: skip
-    _emit(profile, fmt, output)
+    finished = finish(profile, baseline=not no_baseline, deny=deny or ())
+    _emit(finished.profile, fmt, output)
     if not quiet:
         print_summary(findings, err, output or "stdout", by_exe=by_exe)
+        _print_notes(finished.notes)
     elif findings.loss_reported:
         amount = f"at least {findings.lost}" if findings.lost else "an unknown number of"
         err.print(f"learn: records lost: the logs say {amount} records were dropped; the profile is INCOMPLETE")
@@ -392,8 +411,11 @@ def run(
     quiet: Quiet = False,
     by_exe: ByExe = False,
     profile_format: ProfileFmt = None,
+    no_baseline: NoBaseline = False,
+    deny: Deny = None,
 ) -> None:
     """Run a program in complain mode (SECCOMP_RET_LOG) and learn its profile from the kernel's records."""
+    from learn.finish import check_denied, finish
     from learn.kernel.launch import signal_policy
     from learn.run import RunRequest, build_run_profile, learn_run
 
@@ -402,6 +424,7 @@ def run(
         _fail("give either a program or --oci-bundle DIR, not both")
     if not command and not oci_bundle:
         _fail("no command to run", "learn run CMD ARGS, or learn run --oci-bundle DIR")
+    check_denied(deny or ())
     _check_outputs(output, save_log)
     if command and os.path.basename(command[0]) in CONTAINER_RUNTIMES:
         err.print(
@@ -424,7 +447,11 @@ def run(
             code = result.status or (EXIT_LOST if result.lost and not allow_loss else EXIT_NO_RECORDS)
             _fail(f"no seccomp records of the target arrived from the {result.source} source{lost}",
                   "" if result.lost else NO_RECORDS_HINT, code)  # fmt: skip
-        learned = build_run_profile(result, findings, base, in_oci_runtime=oci_bundle is not None)
+        finished = finish(
+            build_run_profile(result, findings, base, in_oci_runtime=oci_bundle is not None),
+            baseline=not no_baseline, deny=deny or (),
+        )  # fmt: skip
+        learned = finished.profile
         text = _render(learned, fmt)
         if output in (None, "-"):
             _print_stdout(text)
@@ -437,6 +464,7 @@ def run(
             print_summary(findings, err, output or "stdout", by_exe=by_exe)
             if base is not None:
                 _print_base_counts(learned, base, err)
+            _print_notes(finished.notes)
             print_run_summary(result, findings.events, err)
         elif result.interrupted is not None:
             err.print(f"learn: {result.interrupted}; the profile is INCOMPLETE", markup=False)
@@ -448,6 +476,11 @@ def run(
         raise _Exit(result.status)
     if result.lost and not allow_loss:
         raise _Exit(EXIT_LOST)
+
+
+def _print_notes(notes: list[str]) -> None:
+    for note in notes:
+        err.print(f"note: {note}", markup=False)
 
 
 def _print_base_counts(learned: Profile, base: Profile, console: Console) -> None:

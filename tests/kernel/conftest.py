@@ -30,6 +30,7 @@ PROGRAMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "unamer32": ("unamer.c", ("-m32", "-static")),
     "killed": ("killed.c", ()),
     "burst": ("burst.c", ()),
+    "handler": ("handler.c", ()),
 }
 
 # A line of `strace -f -qq -o FILE`: "PID  name(" or "PID  <... name resumed>"; signal (---),

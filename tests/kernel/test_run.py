@@ -23,6 +23,7 @@ from typing import Any
 import pyseccomp
 import pytest
 
+from learn.baseline import BASELINE
 from learn.kernel import features
 from learn.kernel.filters import Mode, build_filter, load
 from learn.profile import Profile
@@ -96,8 +97,8 @@ def events(log: Path | None) -> list[dict[str, Any]]:
 
 
 def assert_same_as_strace(learned_names: set[str], strace: set[str]) -> None:
-    """strace's set, plus at most the launcher's execve (which strace shows anyway)."""
-    assert strace <= learned_names <= strace | {"execve"}, (
+    """strace's set, plus at most the launcher's execve (which strace shows anyway) and the baseline."""
+    assert strace <= learned_names <= strace | {"execve", *BASELINE}, (
         f"learned but not in strace: {sorted(learned_names - strace)}; "
         f"in strace but not learned: {sorted(strace - learned_names)}"
     )
