@@ -27,7 +27,7 @@ from learn import __version__
 from learn.arch import host_abis
 from learn.atomic import write_atomically
 from learn.errors import ProfileError
-from learn.formats import READERS, HostContext, OutputFormat, ReadResult, detect_format
+from learn.formats import READERS, OutputFormat, ReadResult, parse_text
 from learn.kernel.bpf import INSTRUCTION_BYTES, MAX_INSTRUCTIONS, validate
 from learn.kernel.filters import Mode, build_filter, program
 from learn.model import Action
@@ -95,10 +95,7 @@ def parse_source(data: bytes, source: str, fmt: OutputFormat | None) -> tuple[Re
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ProfileError(f"{source}: not UTF-8 text at byte {e.start}") from None
-    chosen = fmt if fmt is not None else detect_format(text, source)
-    if chosen not in READERS:
-        raise ProfileError(f"{source}: learn cannot read {chosen.value} profiles")
-    return READERS[chosen](text, source, HostContext.host(), False), chosen
+    return parse_text(text, source, fmt)  # recognised positively, binary refused, as load_profile
 
 
 @dataclass(frozen=True)

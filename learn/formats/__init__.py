@@ -24,6 +24,7 @@ __all__ = [
     "check_expressible",
     "detect_format",
     "load_profile",
+    "parse_text",
     "read_profile",
     "render",
     "write",
@@ -160,17 +161,29 @@ def load_profile(
     an error in allow rules too (in deny rules they always are).
     """
     text = _read_text(path)
+    return parse_text(text, path, fmt, context=context, strict=strict)[0]
+
+
+def parse_text(
+    text: str,
+    source: str,
+    fmt: OutputFormat | str | None = None,
+    *,
+    context: HostContext | None = None,
+    strict: bool = False,
+) -> tuple[ReadResult, OutputFormat]:
+    """A profile's text read as fmt (recognised from the content if None), and that format."""
     if fmt is not None and (binary := _BINARY.search(text)) is not None:
-        raise ProfileError(f"{path}: binary data (byte {binary.start()}), not a {fmt} profile")
-    chosen = OutputFormat(fmt) if fmt is not None else detect_format(text, path)
+        raise ProfileError(f"{source}: binary data (byte {binary.start()}), not a {fmt} profile")
+    chosen = OutputFormat(fmt) if fmt is not None else detect_format(text, source)
     if chosen not in READERS:
-        raise ProfileError(f"{path}: learn cannot read {chosen.value} profiles")
+        raise ProfileError(f"{source}: learn cannot read {chosen.value} profiles")
     try:
-        return READERS[chosen](text, path, context or HostContext.host(), strict)
+        return READERS[chosen](text, source, context or HostContext.host(), strict), chosen
     except ProfileError as e:
-        if str(e).startswith(path):
+        if str(e).startswith(source):
             raise
-        raise ProfileError(f"{path}: {e}", e.hint) from None  # the model's checks do not know the file
+        raise ProfileError(f"{source}: {e}", e.hint) from None  # the model's checks do not know the file
 
 
 def read_profile(

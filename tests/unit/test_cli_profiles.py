@@ -82,6 +82,10 @@ def test_profile_format_names_what_detection_refuses(files: dict[str, Path], tmp
     compiled = learn("compile", "--profile-format", "snapd", files["empty"], "-o", tmp_path / "e.bpf")
     assert compiled.returncode == 0, compiled.stderr
     one_line_error(learn("show", "--profile-format", "oci", files["prose"]))  # named, and still not JSON
+    nul = tmp_path / "nul"
+    nul.write_bytes(b"read\n\x00\x01\n")  # UTF-8, but binary
+    for command in (["show"], ["compile", "-o", tmp_path / "b.bpf"]):  # named, and still binary
+        assert "binary data" in one_line_error(learn(*command, "--profile-format", "snapd", nul))
     assert "--profile-format" in learn("run", "--help").stdout
 
 
