@@ -10,13 +10,14 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
 
-from learn.model import Item, Problem, ProblemKind
+from learn.model import Item, Problem, ProblemKind, SeccompEvent
 from parsers.auditd import AUDITD_LINE, frame_auditd
 from parsers.fastpath import FastDecoder
 from parsers.framing import LOOK_MARKS, MAX_RECORD_LINE, Framed, Lost, Refused, looks_like_record
 from parsers.kernel import frame_journal_json, frame_kernel_log
 from parsers.pasted import PASTE_STARTS, frame_pasted
 from parsers.record import DEFAULT_DECODING, DecodeOptions, decode_record
+from parsers.snappy import SNAPPY_STARTS, frame_snappy
 from parsers.stamps import local_zone
 
 __all__ = ["DEFAULT_DECODING", "DecodeOptions", "InputFormat", "frame_line", "parse", "parse_numbered", "split_lines"]
@@ -47,6 +48,8 @@ def _frame_bare(line: str) -> Frame:
         return frame_journal_json(line)
     if line.startswith(("type=", "node=")) or AUDITD_LINE.match(line):
         return frame_auditd(line)
+    if line.startswith(SNAPPY_STARTS):
+        return frame_snappy(line) or frame_kernel_log(line)
     return frame_kernel_log(line)
 
 
@@ -101,18 +104,19 @@ def parse_numbered(
                 yield Problem(ProblemKind.MALFORMED, _UNREAD, source, number)
             continue
         if isinstance(framed, Framed):
-            body, stamp, interpreted, legacy, node, doubt = framed
-            if options.strict_origin and doubt is not None:
-                yield Problem(ProblemKind.UNTRUSTED, _STRICT.format(doubt), source, number)
+            body, stamp, interpreted, legacy, node = framed.body, framed.stamp, *framed[2:5]
+            if options.strict_origin and framed.doubt is not None:
+                yield Problem(ProblemKind.UNTRUSTED, _STRICT.format(framed.doubt), source, number)
                 continue
             if interpreted and not zone_named and stamp not in (None, "..."):
                 zone = local_zone()
                 options, zone_named = options._replace(zone=zone.zone), True
                 yield Problem(ProblemKind.NOTE, f"ausearch -i stamps are local time: read as {zone.name}"
                               " (the reader's zone; --timezone ZONE names the writer's)", source, number)  # fmt: skip
-            yield from decode_record(
+            decoded = decode_record(
                 body, stamp, source, number, interpreted=interpreted, legacy=legacy, node=node, options=options
             )
+            yield from decoded if framed.claimed_name is None else _check_name(decoded, framed.claimed_name)
         elif isinstance(framed, Refused):
             yield Problem(framed.kind, framed.why, source, number)
         else:
@@ -121,6 +125,16 @@ def parse_numbered(
 
 _UNREAD = "looks like a SECCOMP record, but in no form learn reads (cut, re-rendered?); nothing counted"
 _STRICT = "{} cannot prove the kernel wrote it (--strict-origin: read audit.log, /dev/kmsg or journalctl -o json)"
+
+
+def _check_name(items: Iterator[Item], claimed: str) -> Iterator[Item]:
+    """The number decides; a printed name that disagrees is said, with the name taken."""
+    for item in items:
+        yield item
+        if isinstance(item, SeccompEvent) and item.syscall is not None and item.syscall != claimed:
+            why = (f"the log names syscall {item.nr} {claimed!r}, but on {item.arch} it is {item.syscall!r}"
+                   " (the number decides; was the log rendered on another arch?)")  # fmt: skip
+            yield Problem(ProblemKind.NOTE, why, item.source, item.line)
 
 
 def _too_long(length: int) -> str:

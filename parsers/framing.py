@@ -35,6 +35,9 @@ class Framed(NamedTuple):
     # it); None where it does: audit.log, /dev/kmsg facility 0, journald's _TRANSPORT.
     # --strict-origin refuses every record with a doubt.
     doubt: str | None = None
+    # The syscall name a rendering printed beside the number (snappy-debug's `41(socket)`):
+    # the number decides, a name that disagrees with libseccomp's is reported.
+    claimed_name: str | None = None
 
 
 class Refused(NamedTuple):
@@ -59,4 +62,4 @@ def looks_like_record(line: str) -> bool:
 
 
 def quotes_record(text: str) -> bool:
-    return any(mark in text for mark in RECORD_MARKS)
+    return any(mark in text for mark in RECORD_MARKS) or ("code=" in text and _NAMED_CALL.search(text) is not None)

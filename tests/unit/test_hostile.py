@@ -19,7 +19,7 @@ from parsers.bulk import count_block
 from parsers.fastpath import FastDecoder
 from parsers.framing import MAX_RECORD_LINE
 from tests.conftest import ROOT, SAMPLE_LOGS
-from tests.unit.test_forms import ACCEPTED, AUDITD, BODY, KERNEL, STAMP, WILD
+from tests.unit.test_forms import ACCEPTED, AUDITD, BODY, KERNEL, SNAPPY, STAMP, WILD
 
 LEARN = [sys.executable, "-m", "learn"]
 NULL_ARGV_CR = SAMPLE_LOGS / "hostile" / "null-argv-cr.dmesg.log"
@@ -125,6 +125,7 @@ WILD_FORGED = [
     f"audispd[568]: type=USER msg=audit({STAMP}): msg='{AUDITD}'",
     f"  {KERNEL}",  # indented bare record: a further line of a multi-line kernel message
     f"\t{KERNEL}",
+    f"myapp: audit({STAMP}): {BODY.replace('syscall=257', '257(openat)')}",  # snappy-debug's, another tag
     f"launched {KERNEL}",  # a word before the kernel's message (dmesg -t), or a cut host: refused
 ]
 
@@ -135,7 +136,7 @@ def test_pasted_forms_with_another_writer_are_refused(line: str) -> None:
     assert kinds(line) == [ProblemKind.UNTRUSTED]
 
 
-@pytest.mark.parametrize("line", WILD)
+@pytest.mark.parametrize("line", WILD + SNAPPY)
 def test_strict_origin_refuses_every_pasted_form(line: str) -> None:
     assert events(line)
     assert not events(line, strict=True)
