@@ -63,3 +63,12 @@ def unnamed(df: pd.DataFrame) -> list[tuple[str, int, int]]:
     """(arch, nr, count) of syscall numbers libseccomp has no name for."""
     rows = df[df["syscall"].isna()].groupby(["arch", "nr"], sort=True)["count"].sum().reset_index()
     return [(str(a), int(n), int(c)) for a, n, c in rows.itertuples(index=False)]
+
+
+def exes_by_syscall(df: pd.DataFrame) -> dict[str, list[str]]:
+    """syscall name -> the executables that made it, on any arch (sorted)."""
+    named = df.dropna(subset=["syscall"])
+    out: dict[str, set[str]] = {}
+    for name, exe in zip(named["syscall"], named["exe"].fillna("?"), strict=True):
+        out.setdefault(str(name), set()).add(str(exe))
+    return {name: sorted(exes) for name, exes in out.items()}

@@ -334,6 +334,7 @@ def suggest(
     if not quiet:
         print_summary(findings, err, output or "stdout", by_exe=by_exe)
         _print_notes(finished.notes)
+        _print_risks(finished.profile, findings)
     elif findings.loss_reported:
         amount = f"at least {findings.lost}" if findings.lost else "an unknown number of"
         err.print(f"learn: records lost: the logs say {amount} records were dropped; the profile is INCOMPLETE")
@@ -465,6 +466,7 @@ def run(
             if base is not None:
                 _print_base_counts(learned, base, err)
             _print_notes(finished.notes)
+            _print_risks(learned, findings)
             print_run_summary(result, findings.events, err)
         elif result.interrupted is not None:
             err.print(f"learn: {result.interrupted}; the profile is INCOMPLETE", markup=False)
@@ -481,6 +483,14 @@ def run(
 def _print_notes(notes: list[str]) -> None:
     for note in notes:
         err.print(f"note: {note}", markup=False)
+
+
+def _print_risks(profile: Profile, findings: Findings) -> None:
+    from learn.aggregate import exes_by_syscall
+    from learn.risk import assess, summary_lines
+
+    for line in summary_lines(assess(profile), exes_by_syscall(findings.usage)):
+        err.print(line, markup=False)
 
 
 def _print_base_counts(learned: Profile, base: Profile, console: Console) -> None:
