@@ -23,6 +23,7 @@ def write_result(profile: Profile) -> WriteResult:
     header = [f"# {line}" for line in profile.provenance]
     if profile.incomplete:
         header.append("# INCOMPLETE: records were lost while learning; the program may need more")
+    header += [f"# learn checks before libseccomp's filter: {guard}" for guard in built.guards]
     text = export_pfc(built.filter)
     return WriteResult("".join(f"{line}\n" for line in header) + text, tuple(notes.lines))
 

@@ -72,5 +72,6 @@ def test_socketcall_cannot_bypass_an_argument_rule(socketcall32: Path, tmp_path:
     assert compiled.returncode == 0, compiled.stderr
     from_bpf = learn("enforce", "--bpf", bpf, "--", socketcall32)
     assert (from_bpf.returncode, from_bpf.stdout) == (0, ENFORCED), from_bpf.stderr
-    shown = learn("show", profile)
-    assert "learn checks before libseccomp's filter: x86: socketcall(a0 == 1, i.e. socket): errno(1)" in shown.stdout
+    guard = "# learn checks before libseccomp's filter: x86: socketcall(a0 == 1, i.e. socket): errno(1)"
+    assert guard in learn("show", profile).stdout
+    assert guard in learn("merge", "-f", "pfc", profile).stdout
