@@ -314,3 +314,13 @@ def test_stdin_is_read_in_blocks_and_reports_progress_without_a_size(monkeypatch
     assert len(lines) == data.count(b"\n")
     assert sizes == [None] and sum(advanced) == len(data)
     assert min(reads) >= 1 << 20 and len(reads) <= 4
+
+
+def test_other_compressors_and_journal_files_say_how_to_read_them(tmp_path: Path) -> None:
+    xz = tmp_path / "audit.log.1.xz"
+    xz.write_bytes(subprocess.run(["xz", "-c", str(AUDIT_LOG)], capture_output=True, check=True).stdout)
+    assert "audit.log.1.xz: not a log (xz-compressed)" in one_line_error(learn("suggest", xz))
+    journal = tmp_path / "system.journal"
+    journal.write_bytes(b"LPKSHHRH" + bytes(4096))
+    error = one_line_error(learn("suggest", journal))
+    assert "not a log (a journald journal file)" in error and "journalctl --file" in error
