@@ -655,6 +655,27 @@ def show(profile: ProfileArg, profile_format: ProfileFmt = None) -> None:
 
 @app.command(
     cls=_Command,
+    epilog="Example: learn lint nginx.json. Exit codes: 0 no error or warning (notes may be printed); "
+    "1 an error or warning; 2 a file cannot be read.",
+)
+def lint(
+    profiles: Annotated[list[str], typer.Argument(help="Profiles, any format.")], profile_format: ProfileFmt = None
+) -> None:
+    """Check profiles statically: findings as `file: severity: message` on stdout."""
+    from learn.lint import Severity, lint_file
+
+    findings = [finding for path in profiles for finding in lint_file(path, profile_format)]
+    sys.stdout.write("".join(f"{finding}\n" for finding in findings))
+    sys.stdout.flush()
+    serious = [f for f in findings if f.severity is not Severity.NOTE]
+    if serious:
+        errors = sum(1 for f in serious if f.severity is Severity.ERROR)
+        err.print(f"learn: lint: {errors} errors, {len(serious) - errors} warnings", markup=False)
+        raise _Exit(1)
+
+
+@app.command(
+    cls=_Command,
     epilog="Example: learn diff old.json new.json. Exit codes, as diff(1): 0 the same, 1 different, 2 trouble.",
 )
 def diff(a: ProfileArg, b: ProfileArg, profile_format: ProfileFmt = None) -> None:

@@ -100,6 +100,7 @@ class Flag:
     reason: str
     reference: str
     arches: tuple[str, ...]
+    conditional: bool = False  # allowed only by rules with argument conditions, on every arch
 
     @property
     def what(self) -> str:
@@ -119,7 +120,8 @@ def assess(profile: Profile) -> list[Flag]:
         arches = _allowing_arches(profile, name)
         if arches:
             risk = RISK_BY_NAME[name]
-            flags.append(Flag(name, None, risk.reason, risk.reference, arches))
+            conditional = not any(name in profile.allowed.get(arch, ()) for arch in arches)
+            flags.append(Flag(name, None, risk.reason, risk.reference, arches, conditional))
     for row in RISKY_ARGUMENTS:
         args = [0] * row.index + [row.value]
         arches = _allowing_arches(profile, row.name, args)
