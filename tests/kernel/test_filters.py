@@ -1,6 +1,6 @@
 """learn.kernel.filters: table tests on the exported BPF, then the same verdicts in the kernel.
 
-The tables run the BPF libseccomp exports through tests/bpf_sim.py, so they need no root.
+The tables run the BPF libseccomp exports through learn.bpf.interpret, so they need no root.
 The kernel-marked tests load filters into forked children, and check the simulator against
 what the kernel really does once, from Python and from a real dynamically linked C program.
 """
