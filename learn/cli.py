@@ -122,6 +122,12 @@ Quiet = Annotated[
     bool, typer.Option("--quiet", "-q", metavar=FLAG, help="No summary on stderr (a loss is still said).")
 ]
 ByExe = Annotated[bool, typer.Option("--by-exe", metavar=FLAG, help="Summary: one block per executable.")]
+LearnArgs = Annotated[
+    bool,
+    typer.Option(
+        "--args", metavar=FLAG, help="Learn argument values too (socket families, ioctl requests, clone flags...)."
+    ),
+]
 InputFmt = Annotated[
     InputFormat,
     typer.Option(
@@ -300,6 +306,7 @@ def suggest(
     timezone: Timezone = None,
     no_baseline: NoBaseline = False,
     deny: Deny = None,
+    args: LearnArgs = False,
 ) -> None:
     """Build a minimal enforce-mode profile from existing logs; a summary goes to stderr."""
     from learn.finish import check_denied, finish
@@ -315,7 +322,7 @@ def suggest(
     _check_outputs(output)
     with _progress() as progress:
         findings = learn_from_logs(
-            logs, selection, input_format, progress, options=decode_options(arch, timezone, strict_origin)
+            logs, selection, input_format, progress, options=decode_options(arch, timezone, strict_origin), args=args
         )
     if findings.selected == 0:
         if not quiet:

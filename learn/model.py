@@ -60,6 +60,7 @@ class SeccompEvent(NamedTuple):
     subj: str | None = None  # LSM label, kept exactly as the kernel wrote it
     ip: int | None = None  # instruction pointer: with pid, tells two copies of one event apart
     node: str | None = None  # auditd's node= name: the host, in logs aggregated from many
+    args: tuple[int, int, int, int] | None = None  # a0..a3 from the event's SYSCALL record; None: unknown
 
     def to_json_dict(self) -> dict[str, object]:
         """The keys `learn events` prints, in a fixed order."""
@@ -76,6 +77,7 @@ class SeccompEvent(NamedTuple):
             "serial": self.serial,
             "source": self.source,
             "line": self.line,
+            "args": None if self.args is None else list(self.args),
         }
 
 

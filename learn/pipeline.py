@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from learn import __version__, bulkcount
 from learn.aggregate import allowed_by_arch
 from learn.arch import canonical_arch
+from learn.arglearn import learned_rules
 from learn.dedupe import Deduplicator
 from learn.errors import UsageError
 from learn.model import Item, Problem, SeccompEvent
@@ -16,6 +18,7 @@ from learn.sources import LogLines, Progress, expand
 from learn.tally import Findings, Tally
 from parsers import DEFAULT_DECODING, DecodeOptions, InputFormat, parse_numbered
 from parsers.stamps import named_zone
+from parsers.syscall_join import SyscallJoin
 
 __all__ = ["Findings", "build_profile", "decode_options", "events_from", "learn_from_logs", "stream_events"]
 
@@ -42,17 +45,30 @@ def events_from(
     fmt: InputFormat = InputFormat.AUTO,
     progress: Progress | None = None,
     options: DecodeOptions = DEFAULT_DECODING,
+    *,
+    args: bool = False,
 ) -> Iterator[Item]:
     for path in expand(paths):
-        yield from read_items(path, fmt, progress, options)
+        yield from read_items(path, fmt, progress, options, args=args)
 
 
 def read_items(
-    path: str, fmt: InputFormat, progress: Progress | None = None, options: DecodeOptions = DEFAULT_DECODING
+    path: str,
+    fmt: InputFormat,
+    progress: Progress | None = None,
+    options: DecodeOptions = DEFAULT_DECODING,
+    *,
+    args: bool = False,
 ) -> Iterator[Item]:
-    """The events and problems of one input; what reading it found comes last."""
+    """The events and problems of one input; what reading it found comes last.
+
+    args: join each event with its SYSCALL record (parsers.syscall_join) for a0..a3."""
     lines = LogLines(path, progress)
-    yield from parse_numbered(lines, path, fmt, options)
+    if args:
+        join = SyscallJoin()
+        yield from join.items(parse_numbered(join.lines(lines), path, fmt, options))
+    else:
+        yield from parse_numbered(lines, path, fmt, options)
     yield from lines.problems
 
 
@@ -63,19 +79,22 @@ def learn_from_logs(
     progress: Progress | None = None,
     bulk_block: int | None = None,
     options: DecodeOptions = DEFAULT_DECODING,
+    *,
+    args: bool = False,
 ) -> Findings:
     """Every record of paths, counted once; big auditd files go through bulkcount.
 
-    bulk_block forces the bulk path with that block size (tests compare the two paths)."""
+    bulk_block forces the bulk path with that block size (tests compare the two paths).
+    args keeps the argument values of the table's syscalls (the bulk path cannot see them)."""
     sources = expand(paths)
-    tally = Tally(sources, selection)
+    tally = Tally(sources, selection, args=args)
     for path in sources:
-        if bulk_block is not None or bulkcount.usable(path, selection, fmt):
+        if not args and (bulk_block is not None or bulkcount.usable(path, selection, fmt)):
             block = bulk_block or bulkcount.BLOCK_BYTES
             if bulkcount.count_file(path, tally, block, progress, options):
                 continue
         item = tally.item
-        for one in read_items(path, fmt, progress, options):
+        for one in read_items(path, fmt, progress, options, args=args):
             item(one)
     return tally.finish()
 
@@ -86,7 +105,18 @@ def build_profile(findings: Findings) -> Profile:
         f"learned by learn {__version__} from {sources}",
         f"{findings.selected} records, {findings.duplicates} duplicates removed",
     )
-    return Profile(allowed_by_arch(findings.usage), provenance=provenance, incomplete=findings.loss_reported)
+    return with_arg_rules(
+        Profile(allowed_by_arch(findings.usage), provenance=provenance, incomplete=findings.loss_reported), findings
+    )
+
+
+def with_arg_rules(profile: Profile, findings: Findings) -> Profile:
+    """The learned argument rules in place of the names they check (when learning them)."""
+    if findings.arg_usage is None:
+        return profile
+    learned = learned_rules(profile.allowed, findings.arg_usage)
+    findings.arg_notes = list(learned.notes)
+    return replace(profile, allowed=learned.allowed, rules=(*profile.rules, *learned.rules))
 
 
 def stream_events(
@@ -96,8 +126,9 @@ def stream_events(
     progress: Progress | None = None,
     options: DecodeOptions = DEFAULT_DECODING,
 ) -> Iterator[SeccompEvent]:
-    """Deduplicated events for `learn events`; problems go to on_problem as they come."""
-    for item in Deduplicator()(events_from(paths, fmt, progress, options)):
+    """Deduplicated events for `learn events`, with their arguments where the log has them;
+    problems go to on_problem as they come."""
+    for item in Deduplicator()(events_from(paths, fmt, progress, options, args=True)):
         if isinstance(item, SeccompEvent):
             yield item
         else:

@@ -300,7 +300,8 @@ def merge(*profiles: Profile, default: Verdict | None = None) -> Profile:
     (commutative and associative; tests/unit/test_profile_merge.py checks it on random ones).
     Every rule of every input is kept (duplicates once), so a deny rule of any input survives:
     as the most restrictive matching rule wins, merging never loosens an explicit denial, and
-    the result allows at most what some input allows. A rule that applied to all arches of its
+    the result allows at most what some input allows. An ALLOW rule for calls some input allows by
+    name alone says nothing more and is dropped (name-only wins). A rule that applied to all arches of its
     profile is pinned to those arches when the merged profile has more. Rules come in one fixed
     order, most restrictive first; between two overlapping denials of one action, the lower
     errno wins. Provenance lines are sorted.
@@ -327,6 +328,8 @@ def merge(*profiles: Profile, default: Verdict | None = None) -> Profile:
     for p in profiles:
         for rule in p.rules:
             arches = p.arches if rule.arches is None else rule.arches
+            if rule.action is Action.ALLOW and all(n in allowed[a] for a in arches for n in rule.names):
+                continue  # a name-only allow on either side wins over argument rules: this one adds nothing
             rules.setdefault(replace(rule, arches=None if tuple(sorted(arches)) == every else arches))
     return Profile(
         {arch: tuple(sorted(names)) for arch, names in sorted(allowed.items())},

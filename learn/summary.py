@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from learn.aggregate import unnamed, usage_by_syscall
+from learn.arglearn import describe_values
 from learn.pipeline import Findings
 from parsers.record import UNKNOWN_ARCH
 
@@ -44,11 +45,24 @@ def print_summary(
             "cannot be named and are not in the profile; --arch ARCH names the arch of the machine that wrote them"
         )
     _print_problems(findings, console)
+    _print_arguments(findings, console)
     if findings.not_selected_actions:
         left = ", ".join(f"{n} {a.value}" for a, n in sorted(findings.not_selected_actions.items()))
         console.print(f"not selected by --action: {left} records (--action all includes them)")
     if destination is not None:
         console.print(f"profile written to {destination}")
+
+
+def _print_arguments(findings: Findings, console: Console) -> None:
+    """--args: per syscall with argument rows, the values seen with their names and counts."""
+    usage = findings.arg_usage
+    if usage is None:
+        return
+    for arch, name in sorted(usage.seen):
+        values = "; ".join(f"{text} ×{n}" for text, n in describe_values(usage, arch, name))
+        console.print(f"{arch} {name}: {values}", markup=False, highlight=False)
+    for note in findings.arg_notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
 
 
 def _print_by_exe(findings: Findings, console: Console) -> None:

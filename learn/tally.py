@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from learn.aggregate import Aggregator
+from learn.arglearn import ArgUsage
 from learn.dedupe import Deduplicator
 from learn.model import Action, Item, Problem, ProblemKind, SeccompEvent
 from learn.select import Selection
@@ -38,6 +39,8 @@ class Findings:
     not_selected_exes: Counter[str] = field(default_factory=Counter)
     first_time: float | None = None
     last_time: float | None = None
+    arg_usage: ArgUsage | None = None  # argument values, when learning them (--args)
+    arg_notes: list[str] = field(default_factory=list)  # what argument learning could not do
 
     @property
     def usage(self) -> pd.DataFrame:
@@ -53,8 +56,9 @@ class Findings:
 class Tally:
     """Dedupe, select and count, one event at a time or many identical ones at once."""
 
-    def __init__(self, sources: list[str], selection: Selection, *, live: bool = False) -> None:
-        self.findings = Findings(sources)
+    def __init__(self, sources: list[str], selection: Selection, *, live: bool = False, args: bool = False) -> None:
+        self.findings = Findings(sources, arg_usage=ArgUsage() if args else None)
+        self._args = self.findings.arg_usage
         self.selection = selection
         self.dedupe = Deduplicator()
         # A live source hands over each record once (its serials are checked for gaps), so
@@ -103,6 +107,8 @@ class Tally:
             if self._execs and (started := self._execs.pop((e.node, e.pid), None)) is not None:
                 self.aggregate.add(started.arch, started.nr, started.syscall, started.action, started.exe)
             self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe)
+            if self._args is not None:
+                self._args.add(e)
             return
         f.not_selected_exes[e.exe or "?"] += 1
         when = e.timestamp

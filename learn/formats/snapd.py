@@ -22,6 +22,7 @@ import grp
 import pwd
 import re
 
+from learn import argrules
 from learn.errors import ProfileError
 from learn.formats.common import (
     HostContext,
@@ -51,7 +52,12 @@ _INT = re.compile(r"[-+]?[0-9]+")
 
 
 def _token(arg: Arg, name: str) -> str | None:
-    """The token snap-seccomp reads back as arg; None where its syntax has none."""
+    """The token snap-seccomp reads back as arg; None where its syntax has none.
+
+    An equality with a value the argument table names, and snap-seccomp knows by that name,
+    is written by name: `socket AF_UNIX`, `prctl PR_SET_NAME`."""
+    if arg.op is Op.EQ and (symbol := argrules.snapd_name(name, arg.index, arg.value)) is not None:
+        return symbol
     if name in NEG_ARGS_MASK_HI32:  # only plain numbers, which it turns into (arg & 0xffffffff) == N
         ok = arg.op is Op.MASKED_EQ and arg.value == U32 and arg.value2 <= U32
         return str(arg.value2) if ok else None

@@ -42,10 +42,11 @@ def _render_case(base: Path, rel: Path) -> dict[str, str]:
     cwd = os.getcwd()
     os.chdir(base)
     try:
-        items = list(Deduplicator()(events_from([str(rel)])))
+        items = list(Deduplicator()(events_from([str(rel)], args=True)))
         events = "".join(json.dumps(e.to_json_dict()) + "\n" for e in items if isinstance(e, SeccompEvent))
         problems = "".join(f"{p}\n" for p in items if isinstance(p, Problem))
         findings = learn_from_logs([str(rel)], ALL_ACTIONS)
+        with_args = learn_from_logs([str(rel)], ALL_ACTIONS, args=True)
     finally:
         os.chdir(cwd)
     out = {"events.jsonl": events, "problems.txt": problems}
@@ -53,6 +54,13 @@ def _render_case(base: Path, rel: Path) -> dict[str, str]:
         profile = build_profile(findings)
         out["profile.oci.json"] = render(profile, OutputFormat.OCI)
         out["profile.snapd"] = render(profile, OutputFormat.SNAPD)
+    usage = with_args.arg_usage
+    if usage is not None and any(k is not None for keys in usage.seen.values() for k in keys):
+        # suggest --args: a log with SYSCALL records beside its SECCOMP records (sample-logs/auditd-args)
+        profile = build_profile(with_args)
+        out["profile.args.oci.json"] = render(profile, OutputFormat.OCI)
+        out["profile.args.snapd"] = render(profile, OutputFormat.SNAPD)
+        out["args-summary.txt"] = "".join(f"{note}\n" for note in with_args.arg_notes)
     return out
 
 

@@ -161,6 +161,7 @@ def test_events_keys() -> None:
         "serial",
         "source",
         "line",
+        "args",
     ]
 
 
