@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from learn.baseline import with_baseline
 from learn.errors import UsageError
 from learn.formats.common import known_anywhere
+from learn.model import Action
 from learn.profile import Profile
 
 
@@ -40,14 +41,20 @@ def finish(profile: Profile, *, baseline: bool = True, deny: Sequence[str] = ())
                 "(signal handlers return, restarted sleeps and exits need them; --no-baseline leaves them out)"
             )
     removed: list[str] = []
+    argument_checked = {n for r in profile.rules if r.action is Action.ALLOW for n in r.names}
     for name in check_denied(deny):
-        if any(name in names for names in profile.allowed.values()):
+        if name in argument_checked or any(name in names for names in profile.allowed.values()):
             removed.append(name)
         else:
             notes.append(f"--deny {name}: not in the profile; nothing removed")
     if removed:
         allowed = {arch: tuple(n for n in names if n not in removed) for arch, names in profile.allowed.items()}
+        rules = [  # an allow for some arguments (--args) goes too
+            r if r.action is not Action.ALLOW else replace(r, names=tuple(n for n in r.names if n not in removed))
+            for r in profile.rules
+            if r.action is not Action.ALLOW or set(r.names) - set(removed)
+        ]
         line = f"removed by --deny (the program made these calls; it gets EPERM now): {' '.join(removed)}"
-        profile = replace(profile, allowed=allowed, provenance=(*profile.provenance, line))
+        profile = replace(profile, allowed=allowed, rules=tuple(rules), provenance=(*profile.provenance, line))
         notes.append(line)
     return Finished(profile, notes, added, tuple(removed))

@@ -1,8 +1,9 @@
 """systemd unit drop-in: `SystemCallFilter=`, `SystemCallArchitectures=`, `SystemCallErrorNumber=`.
 
 What systemd cannot say, and what the writer does instead (each noted):
-- argument conditions: a conditional allow is left out (the call is denied: safe, may break the
-  program); a conditional denial of an allowed call is lost (systemd allows the call);
+- argument conditions: a conditional allow becomes an allow by name (issue 9: learned argument
+  rules fall back to names, and clone3's ENOSYS, there only for clone's rules, goes with them);
+  a conditional denial of an allowed call is lost (systemd allows the call);
 - per-arch rules: one name set for all listed arches (the union);
 - per-rule actions: an unconditional denial of an allowed name removes it from the list, with
   the default errno; LOG, TRACE, TRAP rules have no counterpart;
@@ -30,6 +31,8 @@ from learn.formats.common import (
 )
 from learn.model import Action
 from learn.profile import EPERM, Profile, Rule
+
+CLONE3 = "clone3"  # learn.argrules.CLONE3 (not imported: argrules reads snap-seccomp's names from this package)
 
 # systemd's spelling (seccomp_arch_to_string in src/shared/seccomp-util.c, v256).
 SYSTEMD_ARCH = {
@@ -85,12 +88,18 @@ def write_result(profile: Profile) -> WriteResult:
     notes = Notes()
     per_arch_notes(profile, notes, "systemd")
     denied: set[str] = set()
-    dropped: set[str] = set()  # conditional allows: denied instead
+    by_name: set[str] = set()  # conditional allows: allowed by name instead
     lost: set[str] = set()  # conditional denials of allowed calls: allowed instead
+    checked = {n for r in profile.rules if r.args and r.action is Action.ALLOW for n in r.names}
     for rule in profile.rules:
+        if rule.names == (CLONE3,) and not rule.args and "clone" in checked:
+            # clone3 gets ENOSYS only so that libc falls back to an argument-checked clone; with clone
+            # allowed by name that buys nothing, and systemd's errno would stop thread creation.
+            by_name.add(CLONE3)
+            continue
         if rule.args:
             if rule.action is Action.ALLOW:
-                dropped.update(rule.names)
+                by_name.update(rule.names)
             elif set(rule.names) & set(profile.names()):
                 lost.update(set(rule.names) & set(profile.names()))
         elif rule.action is Action.ALLOW:
@@ -101,16 +110,17 @@ def write_result(profile: Profile) -> WriteResult:
                 notes.add(f"'{rule.describe()}' gets the default, {profile.default_verdict()}, instead")
         else:
             notes.add(f"systemd has no LOG rules: '{rule.describe()}' left out")
-    if dropped - set(profile.names()):
+    by_name -= set(profile.names())
+    if by_name:
         notes.add(
-            "systemd has no argument conditions: calls allowed only for some arguments are denied: "
-            + " ".join(sorted(dropped - set(profile.names())))
+            "systemd has no argument conditions: calls allowed only for some arguments are allowed by name: "
+            + " ".join(sorted(by_name))
         )
     if lost:
         notes.add(
             "systemd has no argument conditions: these are allowed whatever their arguments: " + " ".join(sorted(lost))
         )
-    names = [n for n in profile.names() if n not in denied]
+    names = sorted(n for n in {*profile.names(), *by_name} if n not in denied)
     extra = sorted(SYSTEMD_DEFAULT_GROUP - set(names))
     lines = [f"# {line}" for line in profile.provenance]
     if profile.incomplete:

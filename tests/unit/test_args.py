@@ -230,3 +230,16 @@ def test_cli_suggest_args_summary_and_events_args() -> None:
     sockets = [e["args"] for e in events if e["syscall"] == "socket"]
     assert sockets == [[AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, 0], [AF_INET, SOCK_DGRAM, 0, 0]]
     assert all(e["args"] is None for e in events if e["syscall"] == "execve")
+
+
+def test_deny_removes_an_argument_checked_syscall() -> None:
+    result = learn("suggest", "--args", "--deny", "socket", LOG64)
+    assert result.returncode == 0, result.stderr
+    assert "removed by --deny" in result.stderr and "socket" not in result.stdout
+
+
+def test_systemd_falls_back_to_names() -> None:
+    result = learn("suggest", "--args", LOG64, "-f", "systemd")
+    assert "allowed by name: clone clone3 ioctl mmap mprotect prctl socket" in result.stderr
+    allowed = " ".join(line for line in result.stdout.splitlines() if line.startswith("SystemCallFilter="))
+    assert " socket" in allowed and " clone3" in allowed

@@ -60,8 +60,19 @@ def test_systemd_round_trip_adds_systemds_default_group() -> None:
         ),
         (
             Profile({"x86_64": ("read",)}, rules=(Rule(("socket",), args=(Arg(0, Op.EQ, 1),)),)),
-            ["SystemCallFilter=read"],
-            "denied: socket",
+            ["SystemCallFilter=read socket"],
+            "allowed by name: socket",
+        ),
+        (  # learned argument rules (issue 9): names instead, and clone3 with clone
+            Profile(
+                {"x86_64": ("read",)},
+                rules=(
+                    Rule(("clone",), args=(Arg(0, Op.MASKED_EQ, 0xFFFFFFEE, 0),)),
+                    Rule(("clone3",), Action.ERRNO, 38),
+                ),
+            ),
+            ["SystemCallFilter=clone clone3 read"],
+            "allowed by name: clone clone3",
         ),
         (
             Profile({"x86_64": ("read", "ptrace")}, rules=(Rule(("ptrace",), Action.ERRNO, 1),)),
