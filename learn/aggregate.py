@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from learn.coverage import Coverage
 from learn.model import Action
 
 if TYPE_CHECKING:  # pandas takes 0.4 s to import: only the commands that aggregate pay for it
@@ -24,10 +25,21 @@ class Aggregator:
     def __init__(self) -> None:
         self._counts: Counter[tuple[str, int, str | None, str, str | None]] = Counter()
         self.events = 0
+        self.coverage = Coverage()  # per run and syscall: what the report's coverage is built from
 
-    def add(self, arch: str, nr: int, name: str | None, action: Action, exe: str | None, n: int = 1) -> None:
+    def add(
+        self,
+        arch: str,
+        nr: int,
+        name: str | None,
+        action: Action,
+        exe: str | None,
+        n: int = 1,
+        when: float | None = None,
+    ) -> None:
         self._counts[(arch, nr, name, action.value, exe)] += n
         self.events += n
+        self.coverage.add(arch, nr, name, exe, n, when)
 
     def frame(self) -> pd.DataFrame:
         """One row per (arch, nr, syscall, action, exe) with its count, sorted."""

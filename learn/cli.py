@@ -54,6 +54,7 @@ NO_RECORDS_HINT = (
 )
 CONTAINER_RUNTIMES = frozenset({"runc", "crun", "runsc", "youki", "podman", "docker"})
 SHOWN_EXES = 3
+SHOWN_ALONE = 20  # merge: names only one profile allows, listed
 KEEP_HINT = "free some space or choose another path, then move the kept file there"
 
 
@@ -162,6 +163,12 @@ NoBaseline = Annotated[
 Deny = Annotated[
     list[str] | None,
     typer.Option("--deny", metavar="SYSCALL", help="Leave this syscall out of the profile (repeatable), with a note."),
+]
+ReportJson = Annotated[
+    str | None,
+    typer.Option(
+        "--report-json", metavar="FILE", help="Write the report as JSON here (schema: docs/report-schema.json)."
+    ),
 ]
 Command = Annotated[list[str], typer.Argument(help="The program and its arguments (-- before it is optional).")]
 MaybeCommand = Annotated[
@@ -307,9 +314,11 @@ def suggest(
     no_baseline: NoBaseline = False,
     deny: Deny = None,
     args: LearnArgs = False,
+    report_json: ReportJson = None,
 ) -> None:
     """Build a minimal enforce-mode profile from existing logs; a summary goes to stderr."""
     from learn.finish import check_denied, finish
+    from learn.report import Context
 
     selection = Selection(
         exes=frozenset(exe or ()), comms=frozenset(comm or ()), pids=frozenset(pid or ()),
@@ -319,7 +328,8 @@ def suggest(
     if selection.since is not None and selection.until is not None and selection.since > selection.until:
         _fail(f"--since {since} is after --until {until}: no record can match", "swap them")
     check_denied(deny or ())
-    _check_outputs(output)
+    _check_outputs(output, report_json)
+    _check_report_path(report_json, output)
     with _progress() as progress:
         findings = learn_from_logs(
             logs, selection, input_format, progress, options=decode_options(arch, timezone, strict_origin), args=args
@@ -342,7 +352,11 @@ def suggest(
         print_summary(findings, err, output or "stdout", by_exe=by_exe)
         _print_notes(finished.notes)
         _print_risks(finished.profile, findings)
-    elif findings.loss_reported:
+    context = Context("suggest", finished.profile, output, fmt.value, finished.baseline_added, finished.denied)
+    failure = _report(findings, context, report_json, quiet)
+    if failure:
+        _fail(failure, KEEP_HINT)
+    if quiet and findings.loss_reported:
         amount = f"at least {findings.lost}" if findings.lost else "an unknown number of"
         err.print(f"learn: records lost: the logs say {amount} records were dropped; the profile is INCOMPLETE")
     if findings.loss_reported and not allow_loss:
@@ -421,10 +435,12 @@ def run(
     profile_format: ProfileFmt = None,
     no_baseline: NoBaseline = False,
     deny: Deny = None,
+    report_json: ReportJson = None,
 ) -> None:
     """Run a program in complain mode (SECCOMP_RET_LOG) and learn its profile from the kernel's records."""
     from learn.finish import check_denied, finish
     from learn.kernel.launch import signal_policy
+    from learn.report import Context, stdio_not_terminals
     from learn.run import RunRequest, build_run_profile, learn_run
 
     base = _read_profile(profile, profile_format) if profile else None
@@ -433,7 +449,9 @@ def run(
     if not command and not oci_bundle:
         _fail("no command to run", "learn run CMD ARGS, or learn run --oci-bundle DIR")
     check_denied(deny or ())
-    _check_outputs(output, save_log)
+    _check_outputs(output, save_log, report_json)
+    _check_report_path(report_json, output)
+    not_terminals = stdio_not_terminals()  # what the target inherits
     if command and os.path.basename(command[0]) in CONTAINER_RUNTIMES:
         err.print(
             f"learn: note: {os.path.basename(command[0])} is a container runtime: a profile learned around it "
@@ -467,17 +485,24 @@ def run(
         failures = [f for f in (log_failure, profile_failure) if f]
         if failures:
             _fail("; ".join(failures), KEEP_HINT)
+        findings.sources = [f"a run of {result.argv[0]} (audit session {result.session})"]
         if not quiet:
-            findings.sources = [f"a run of {result.argv[0]} (audit session {result.session})"]
             print_summary(findings, err, output or "stdout", by_exe=by_exe)
             if base is not None:
                 _print_base_counts(learned, base, err)
             _print_notes(finished.notes)
             _print_risks(learned, findings)
+        context = Context(
+            "run", learned, output, fmt.value, finished.baseline_added, finished.denied, result, not_terminals
+        )
+        report_failure = _report(findings, context, report_json, quiet)
+        if not quiet:
             print_run_summary(result, findings.events, err)
-        elif result.interrupted is not None:
+        if report_failure:
+            _fail(report_failure, KEEP_HINT)
+        if quiet and result.interrupted is not None:
             err.print(f"learn: {result.interrupted}; the profile is INCOMPLETE", markup=False)
-        elif result.lost:
+        elif quiet and result.lost:
             err.print(f"learn: records lost: {result.lost}; the profile is INCOMPLETE (--allow-loss to accept it)")
     if result.interrupted is not None:  # asked to stop: what was learned is written, marked incomplete
         raise _Exit(result.interrupted.exit_status)
@@ -490,6 +515,26 @@ def run(
 def _print_notes(notes: list[str]) -> None:
     for note in notes:
         err.print(f"note: {note}", markup=False)
+
+
+def _check_report_path(report: str | None, output: str | None) -> None:
+    if report == "-" and output in (None, "-"):
+        _fail("--report-json - and the profile cannot both go to standard output", "give -o FILE for the profile")
+
+
+def _report(findings: Findings, context: Any, path: str | None, quiet: bool) -> str | None:
+    """The report: its coverage lines in the summary, and as JSON to path (--report-json); the
+    error if path could not be written (the report is then kept elsewhere)."""
+    from learn.report import build, readable, write_json
+
+    report = build(findings, context)
+    if not quiet:
+        for line in readable(report):
+            err.print(line, markup=False)
+    if path == "-":
+        _print_stdout(write_json(report))
+        return None
+    return _deliver(path, "report", lambda p: write_atomically(p, write_json(report)), lambda: write_json(report))
 
 
 def _print_risks(profile: Profile, findings: Findings) -> None:
@@ -524,10 +569,21 @@ def merge_profiles(
     profile_format: ProfileFmt = None,
 ) -> None:
     """Unite profiles: every syscall any of them allows, on every arch any of them lists."""
+    from learn.coverage import profiles_coverage
     from learn.profile import merge, parse_verdict
 
     chosen = parse_verdict(default) if default is not None else None
-    _emit(merge(*(_read_profile(p, profile_format) for p in profiles), default=chosen), fmt, output)
+    read = [(path, _read_profile(path, profile_format)) for path in profiles]
+    _emit(merge(*(p for _, p in read), default=chosen), fmt, output)
+    alone = profiles_coverage(read)
+    if len(read) > 1:
+        err.print(
+            f"coverage: {len(read)} profiles; {len(alone)} syscalls allowed by only 1 of {len(read)}", markup=False
+        )
+        for arch, name, path in alone[:SHOWN_ALONE]:
+            err.print(f"  {arch} {name}: in 1 of {len(read)} profiles ({path})", markup=False)
+        if len(alone) > SHOWN_ALONE:
+            err.print(f"  ... and {len(alone) - SHOWN_ALONE} more", markup=False)
 
 
 @app.command(
@@ -583,13 +639,18 @@ def check(
     group: Group = None,
     by_exe: ByExe = False,
     profile_format: ProfileFmt = None,
+    report_json: ReportJson = None,
 ) -> None:
     """Run a program under a profile and report every syscall the profile denied."""
     from learn.enforce import check as run_check
     from learn.enforce import profile_installer
     from learn.kernel import launch
+    from learn.report import Context, stdio_not_terminals
 
-    installer = profile_installer(_read_profile(profile, profile_format), complain=complain)
+    checked = _read_profile(profile, profile_format)
+    installer = profile_installer(checked, complain=complain)
+    _check_outputs(report_json)
+    not_terminals = stdio_not_terminals()
     for note in installer.notes:
         err.print(f"learn: note: {note}", markup=False)
     with launch.signal_policy():  # once the target has exited, a signal must not lose the report
@@ -605,7 +666,11 @@ def check(
             err.print(f"learn: nothing {what}{so_far}, but the target failed (exit status {status})")
         else:
             err.print(f"learn: nothing {what}{so_far}")
+        context = Context("check", checked, profile, None, run=result.run, not_terminals=not_terminals)
+        report_failure = _report(denied, context, report_json, quiet=False)
         print_run_summary(result.run, result.run.events, err)
+        if report_failure:
+            _fail(report_failure, KEEP_HINT)
     if denied.selected:
         raise _Exit(EXIT_DENIED)
     if result.run.interrupted is not None:  # nothing denied so far proves nothing

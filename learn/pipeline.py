@@ -14,7 +14,7 @@ from learn.errors import UsageError
 from learn.model import Item, Problem, SeccompEvent
 from learn.profile import Profile
 from learn.select import Selection
-from learn.sources import LogLines, Progress, expand
+from learn.sources import LogLines, Progress, expand, rotated_set
 from learn.tally import Findings, Tally
 from parsers import DEFAULT_DECODING, DecodeOptions, InputFormat, parse_numbered
 from parsers.stamps import named_zone
@@ -89,6 +89,7 @@ def learn_from_logs(
     sources = expand(paths)
     tally = Tally(sources, selection, args=args)
     for path in sources:
+        tally.aggregate.coverage.start_run(rotated_set(path))
         if not args and (bulk_block is not None or bulkcount.usable(path, selection, fmt)):
             block = bulk_block or bulkcount.BLOCK_BYTES
             if bulkcount.count_file(path, tally, block, progress, options):

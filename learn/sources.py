@@ -61,6 +61,11 @@ def _files_of(directory: str) -> list[str]:
     return files
 
 
+def rotated_set(path: str) -> str:
+    """The name a rotated file shares with its set (audit.log.1 -> audit.log): one run of `suggest`."""
+    return _rotation_key(path)[0]
+
+
 def expand(paths: list[str]) -> list[str]:
     """Directories become their files; members of one rotated set are read oldest first."""
     out: list[str] = []

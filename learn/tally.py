@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from learn.aggregate import Aggregator
 from learn.arglearn import ArgUsage
+from learn.coverage import Coverage
 from learn.dedupe import Deduplicator
 from learn.model import Action, Item, Problem, ProblemKind, SeccompEvent
 from learn.select import Selection
@@ -41,6 +42,7 @@ class Findings:
     last_time: float | None = None
     arg_usage: ArgUsage | None = None  # argument values, when learning them (--args)
     arg_notes: list[str] = field(default_factory=list)  # what argument learning could not do
+    coverage: Coverage = field(default_factory=Coverage)  # per run and syscall (learn.coverage)
 
     @property
     def usage(self) -> pd.DataFrame:
@@ -105,8 +107,10 @@ class Tally:
             self._launcher_exe = None
         if self._matches(e):
             if self._execs and (started := self._execs.pop((e.node, e.pid), None)) is not None:
-                self.aggregate.add(started.arch, started.nr, started.syscall, started.action, started.exe)
-            self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe)
+                self.aggregate.add(
+                    started.arch, started.nr, started.syscall, started.action, started.exe, when=started.timestamp
+                )
+            self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe, when=e.timestamp)
             if self._args is not None:
                 self._args.add(e)
             return
@@ -145,6 +149,7 @@ class Tally:
         self.findings.duplicates = self.dedupe.duplicates
         self.findings.selected = self.aggregate.events
         self.findings.frame = self.aggregate.frame()
+        self.findings.coverage = self.aggregate.coverage
         return self.findings
 
 
