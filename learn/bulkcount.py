@@ -18,11 +18,12 @@ from multiprocessing import get_context
 
 from learn.errors import InputError
 from learn.lines import MAX_LINE_BYTES, LineSplitter
+from learn.model import ProblemKind
 from learn.select import Selection
 from learn.sniff import SAMPLE_BYTES, not_a_log
 from learn.sources import Progress, changed_while_read
 from learn.tally import Tally
-from parsers import DEFAULT_DECODING, DecodeOptions, InputFormat, parse, parse_numbered, split_lines
+from parsers import DEFAULT_DECODING, DecodeOptions, InputFormat, LineParser, parse, split_lines
 from parsers.bulk import BlockCount, count_block
 from parsers.fastpath import FastDecoder
 
@@ -130,6 +131,7 @@ def _count_open_file(
             results = pool.map(_count_range, [(fd, o, n) for o, n in ranges])
             for (offset, length), result in zip(ranges, results, strict=True):
                 merge(offset, length, result)
+    merge.finish()
     for problem in changed_while_read(path, fd, opened.st_size, merge.line, merge.shrank_to):
         tally.problem(problem)
     return True
@@ -149,6 +151,11 @@ class _Merger:
         self.shrank_to: int | None = None  # the file's size when first seen below its size at open
         self.decode = FastDecoder()
         self.line = 0  # lines before the current block
+        self.lines = LineParser(path, InputFormat.AUTO, options)  # blocks read line by line, in order
+
+    def finish(self) -> None:
+        for item in self.lines.finish():
+            self.tally.item(item)
 
     def __call__(self, offset: int, length: int, result: BlockCount | int) -> None:
         if self.advance is not None:
@@ -156,13 +163,14 @@ class _Merger:
         now = os.fstat(self.fd).st_size
         if now < self.size and self.shrank_to is None:
             self.shrank_to = now
-        if isinstance(result, BlockCount) and self._merge(result):
+        # A record wrapped over the last block's end continues in this one: read it line by line.
+        if isinstance(result, BlockCount) and self.lines.held is None and self._merge(result):
             self.line += result.lines
             return
         lines = LineSplitter(self.path, lines_before=self.line)
         data = read_range(self.fd, offset, length)
         numbered = chain(lines.feed(data), lines.finish())
-        for item in chain(parse_numbered(numbered, self.path, InputFormat.AUTO, self.options), lines.problems):
+        for item in chain(self.lines.feed(numbered), lines.problems):
             self.tally.item(item)
         self.line += result.lines if isinstance(result, BlockCount) else result
 
@@ -176,6 +184,8 @@ class _Merger:
         ]
         if any(getattr(item, "serial", True) is None for item in others):
             return False  # journald copies pair with records in order: read it line by line
+        if any(getattr(item, "kind", None) is ProblemKind.TRUNCATED for item in others):
+            return False  # maybe hard-wrapped: its next lines may hold no mark the block scan looks for
         decoded = [(self.decode.key(*key), n) for key, n in block.counts.items()]
         if any(value is None for value, _ in decoded) or not self.tally.dedupe.accept_stamps(
             block.hostless, block.named, block.named_hostless

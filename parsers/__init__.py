@@ -19,8 +19,18 @@ from parsers.pasted import PASTE_STARTS, frame_pasted
 from parsers.record import DEFAULT_DECODING, DecodeOptions, decode_record
 from parsers.snappy import SNAPPY_STARTS, frame_snappy
 from parsers.stamps import local_zone
+from parsers.wrapped import UNREAD, WRAPPED, Held, truncated
 
-__all__ = ["DEFAULT_DECODING", "DecodeOptions", "InputFormat", "frame_line", "parse", "parse_numbered", "split_lines"]
+__all__ = [
+    "DEFAULT_DECODING",
+    "DecodeOptions",
+    "InputFormat",
+    "LineParser",
+    "frame_line",
+    "parse",
+    "parse_numbered",
+    "split_lines",
+]
 
 # A line with none of these cannot hold a record or a loss notice; most lines stop here.
 _WORTH_A_LOOK = re.compile("|".join(map(re.escape, LOOK_MARKS)) + "|^{")
@@ -81,50 +91,120 @@ def parse_numbered(
     fmt: InputFormat = InputFormat.AUTO,
     options: DecodeOptions = DEFAULT_DECODING,
 ) -> Iterator[Item]:
-    """parse() for (line number, line) pairs: a reader that skips blank lines keeps the numbers right."""
-    framer = _FRAMERS[fmt]
-    zone_named = options.zone is not None  # else the first `ausearch -i` stamp says which zone was taken
-    fast = FastDecoder()
-    look = _WORTH_A_LOOK.search
-    for number, raw in lines:
-        if len(raw) > MAX_RECORD_LINE:  # learn/lines.py skips them when reading; other callers too
-            if look(raw) is not None:
-                yield Problem(ProblemKind.MALFORMED, _too_long(len(raw)), source, number)
-            continue
-        if raw.startswith(_AUDITD_SECCOMP) and fmt in (InputFormat.AUTO, InputFormat.AUDITD):
-            event = fast(raw, source, number)  # audit.log's own form: its origin needs no proof
-            if event is not None:
-                yield event
+    """parse() for (line number, line) pairs: a reader that skips blank lines keeps the numbers right.
+
+    A record cut short whose next lines are no log lines of their own (a pager's or a poster's
+    hard wrap) is read joined with them (parsers/wrapped.py)."""
+    parser = LineParser(source, fmt, options)
+    yield from parser.feed(lines)
+    yield from parser.finish()
+
+
+class LineParser:
+    """parse_numbered() in pieces, for a reader that gets a file in blocks: a record wrapped
+    over a block's end is joined with the next block's lines."""
+
+    def __init__(self, source: str, fmt: InputFormat = InputFormat.AUTO, options: DecodeOptions = DEFAULT_DECODING):
+        self.reader = _LineReader(source, fmt, options)
+        self.held: Held | None = None  # a record cut short, and the lines that may continue it
+
+    def finish(self) -> Iterator[Item]:
+        if self.held is not None:
+            yield from self.held.items
+            self.held = None
+
+    def feed(self, lines: Iterable[tuple[int, str]]) -> Iterator[Item]:
+        reader, look, held = self.reader, _WORTH_A_LOOK.search, self.held
+        source, fmt = reader.source, reader.fmt
+        for number, raw in lines:
+            if held is not None:
+                grown = None
+                for joined in held.extend(raw):
+                    items = reader.items(held.number, joined, doubt=WRAPPED)
+                    if not any(isinstance(i, Problem) and i.kind is not ProblemKind.NOTE for i in items):
+                        break  # the join that reads cleanly
+                    if reader.refused_as_strict(items):
+                        break  # read as a record, which --strict-origin refuses
+                    if grown is None and truncated(items) and held.more():
+                        grown = held.grown(joined)
+                else:
+                    if grown is not None:
+                        held = grown
+                        continue
+                    yield from held.items
+                    held = None
+                if held is not None:
+                    yield from items
+                    held = None
+                    continue
+            if len(raw) > MAX_RECORD_LINE:  # learn/lines.py skips them when reading; other callers too
+                if look(raw) is not None:
+                    yield Problem(ProblemKind.MALFORMED, _too_long(len(raw)), source, number)
                 continue
-        elif look(raw) is None:
-            continue
-        framed = framer(raw.rstrip("\r\n"))
+            if raw.startswith(_AUDITD_SECCOMP) and fmt in (InputFormat.AUTO, InputFormat.AUDITD):
+                event = reader.fast(raw, source, number)  # audit.log's own form: its origin needs no proof
+                if event is not None:
+                    yield event
+                    continue
+            elif look(raw) is None:
+                continue
+            items = reader.items(number, raw.rstrip("\r\n"))
+            if fmt is InputFormat.AUTO and truncated(items):
+                yield from items[:-1]  # notes stand whatever follows
+                held = Held(number, raw.rstrip("\r\n"), items[-1:])
+                continue
+            yield from items
+        self.held = held
+
+
+class _LineReader:
+    """One line's events and problems; remembers which zone `ausearch -i` stamps were read in."""
+
+    def __init__(self, source: str, fmt: InputFormat, options: DecodeOptions) -> None:
+        self.source, self.fmt, self.options = source, fmt, options
+        self.framer = _FRAMERS[fmt]
+        self.zone_named = options.zone is not None  # else the first `ausearch -i` stamp says which zone was taken
+        self.fast = FastDecoder()
+
+    def refused_as_strict(self, items: list[Item]) -> bool:
+        return (
+            self.options.strict_origin
+            and len(items) == 1
+            and isinstance(items[0], Problem)
+            and items[0].message.endswith(_STRICT_TAIL)
+        )
+
+    def items(self, number: int, line: str, doubt: str | None = None) -> list[Item]:
+        source, options = self.source, self.options
+        framed = self.framer(line)
         if framed is None:
-            if fmt is InputFormat.AUTO and looks_like_record(raw):  # nothing that looks like one goes unsaid
-                yield Problem(ProblemKind.MALFORMED, _UNREAD, source, number)
-            continue
-        if isinstance(framed, Framed):
-            body, stamp, interpreted, legacy, node = framed.body, framed.stamp, *framed[2:5]
-            if options.strict_origin and framed.doubt is not None:
-                yield Problem(ProblemKind.UNTRUSTED, _STRICT.format(framed.doubt), source, number)
-                continue
-            if interpreted and not zone_named and stamp not in (None, "..."):
-                zone = local_zone()
-                options, zone_named = options._replace(zone=zone.zone), True
-                yield Problem(ProblemKind.NOTE, f"ausearch -i stamps are local time: read as {zone.name}"
-                              " (the reader's zone; --timezone ZONE names the writer's)", source, number)  # fmt: skip
-            decoded = decode_record(
-                body, stamp, source, number, interpreted=interpreted, legacy=legacy, node=node, options=options
-            )
-            yield from decoded if framed.claimed_name is None else _check_name(decoded, framed.claimed_name)
-        elif isinstance(framed, Refused):
-            yield Problem(framed.kind, framed.why, source, number)
-        else:
-            yield Problem(ProblemKind.LOSS, framed.why, source, number, lost=framed.dropped)
+            if self.fmt is InputFormat.AUTO and looks_like_record(line):  # nothing that looks like one goes unsaid
+                return [Problem(ProblemKind.MALFORMED, UNREAD, source, number)]
+            return []
+        if isinstance(framed, Refused):
+            return [Problem(framed.kind, framed.why, source, number)]
+        if isinstance(framed, Lost):
+            return [Problem(ProblemKind.LOSS, framed.why, source, number, lost=framed.dropped)]
+        body, stamp, interpreted, legacy, node = framed.body, framed.stamp, *framed[2:5]
+        doubt = framed.doubt or doubt
+        if options.strict_origin and doubt is not None:
+            return [Problem(ProblemKind.UNTRUSTED, _STRICT.format(doubt), source, number)]
+        out: list[Item] = []
+        if interpreted and not self.zone_named and stamp not in (None, "..."):
+            zone = local_zone()
+            self.options, self.zone_named = options._replace(zone=zone.zone), True
+            options = self.options
+            out.append(Problem(ProblemKind.NOTE, f"ausearch -i stamps are local time: read as {zone.name}"
+                               " (the reader's zone; --timezone ZONE names the writer's)", source, number))  # fmt: skip
+        decoded = decode_record(
+            body, stamp, source, number, interpreted=interpreted, legacy=legacy, node=node, options=options
+        )
+        out.extend(decoded if framed.claimed_name is None else _check_name(decoded, framed.claimed_name))
+        return out
 
 
-_UNREAD = "looks like a SECCOMP record, but in no form learn reads (cut, re-rendered?); nothing counted"
-_STRICT = "{} cannot prove the kernel wrote it (--strict-origin: read audit.log, /dev/kmsg or journalctl -o json)"
+_STRICT_TAIL = " cannot prove the kernel wrote it (--strict-origin: read audit.log, /dev/kmsg or journalctl -o json)"
+_STRICT = "{}" + _STRICT_TAIL
 
 
 def _check_name(items: Iterator[Item], claimed: str) -> Iterator[Item]:

@@ -14,6 +14,7 @@ _SECCOMP_TYPES = ("SECCOMP", "1326")
 _ABEND_TYPES = ("ANOM_ABEND", "1701")
 # auditd always writes msg=; a record without it is the kernel's console text, which proves
 # nothing about who wrote it (see parsers/kernel.py for the kernel-log forms).
+_CUT_IN_STAMP = re.compile(r"^\w+ (?:msg=)?audit\([^)]*(?:\) ?:?)?$")  # the line ends inside or right after it
 CONSOLE_DOUBT = "a kernel record without its log prefix"
 
 
@@ -37,6 +38,9 @@ def frame_auditd(line: str) -> Framed | Refused | None:
 def _unframed(line: str) -> Refused | None:
     """A line that starts like a SECCOMP record but has no audit stamp is a damaged record."""
     stripped = line.split("type=", 1)
-    if len(stripped) == 2 and stripped[1].startswith(("SECCOMP ", "1326 ")) and "audit(" not in line:
-        return Refused(ProblemKind.TRUNCATED, "no audit(...) stamp: the record is damaged or cut short")
+    if len(stripped) == 2 and stripped[1].startswith(("SECCOMP ", "1326 ")):
+        if "audit(" not in line:
+            return Refused(ProblemKind.TRUNCATED, "no audit(...) stamp: the record is damaged or cut short")
+        if _CUT_IN_STAMP.search(stripped[1]):
+            return Refused(ProblemKind.TRUNCATED, "cut short in or after its audit(...) stamp")
     return None

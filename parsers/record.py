@@ -40,8 +40,15 @@ _FAST = FastDecoder()
 
 # auparse's names for code= are those of SECCOMP_RET_ACTION (a 15-bit mask, so it calls
 # KILL_PROCESS "kill" too); "kill" is the historical name of SECCOMP_RET_KILL = KILL_THREAD.
-_INTERPRETED_CODE = re.compile(r"([a-z_]+)(?:\(([0-9]{1,9})\))?")  # bounded: int() refuses 4300 digits
-_INTERPRETED_ACTIONS = {a.value: a for a in Action} | {"kill": Action.KILL_THREAD}
+# auditd 3.0 prints kill, trap, errno, user-notify, trace, log, allow; other versions and
+# hand-written copies spell kill-thread, kill-process, user-notif; a code auparse cannot name
+# keeps its number (`unknown-...(0x...)`), which is decoded as the kernel wrote it.
+_INTERPRETED_CODE = re.compile(r"([a-z_-]+)(?:\(([0-9]{1,9}|0x[0-9a-f]{1,8})\))?")  # bounded: int() refuses 4300 digits
+_INTERPRETED_ACTIONS = (
+    {a.value: a for a in Action}
+    | {a.value.replace("_", "-"): a for a in Action}
+    | {"kill": Action.KILL_THREAD, "user-notify": Action.USER_NOTIF, "user_notify": Action.USER_NOTIF}
+)
 _UNKNOWN_SYSCALL = re.compile(r"unknown-syscall\((-?[0-9]{1,20})\)")
 
 
@@ -144,7 +151,10 @@ def _decode_interpreted(fields: dict[str, str]) -> tuple[str, int, str | None, A
             raise BadRecord(ProblemKind.MALFORMED, f"syscall={name} is not a {arch} syscall")
         nr = found
     code = _INTERPRETED_CODE.fullmatch(fields["code"])
-    if code is None or code.group(1) not in _INTERPRETED_ACTIONS:
+    if code is not None and code.group(1).startswith("unknown") and (code.group(2) or "").startswith("0x"):
+        action, errno = decode_code(int(code.group(2), 16))
+        return arch, nr, syscall_name(arch, nr), action, errno
+    if code is None or code.group(1) not in _INTERPRETED_ACTIONS or (code.group(2) or "").startswith("0x"):
         raise BadRecord(ProblemKind.TRUNCATED, f"code={fields['code']} is no seccomp action")
     action = _INTERPRETED_ACTIONS[code.group(1)]
     errno = int(code.group(2)) if code.group(2) and action is Action.ERRNO else None

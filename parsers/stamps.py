@@ -18,8 +18,13 @@ from learn.model import ProblemKind
 from parsers.values import BadRecord
 
 _RAW_STAMP = re.compile(r"(\d+)\.(\d+):(\d+)", re.ASCII)
-# `ausearch -i` prints local time with the C locale's %x (2-digit year) or a 4-digit year.
-_INTERPRETED_STAMP = re.compile(r"(\d\d)/(\d\d)/(\d\d|\d{4}) (\d\d):(\d\d):(\d\d)\.(\d+):(\d+)", re.ASCII)
+# `ausearch -i` prints local time as strftime("%x %T"): the date in the locale's form.
+_INTERPRETED_STAMP = re.compile(r"(.{6,24}?) (\d\d):(\d\d):(\d\d)\.(\d+):(\d+)", re.ASCII)
+# %x: C and en_US 03/04/25, 03/04/2025 (month first; day first, as en_GB, when the first is
+# over 12); de_DE, ru_RU 04.03.2025; ISO and sv_SE 2025-03-04; ja_JP and zh_CN 2025年03月04日.
+_SLASHED = re.compile(r"(\d\d)/(\d\d)/(\d\d|\d{4})", re.ASCII)
+_DOTTED = re.compile(r"(\d\d)\.(\d\d)\.(\d\d|\d{4})", re.ASCII)
+_YEAR_FIRST = re.compile(r"(\d{4})(?:-|/|年)(\d\d)(?:-|/|月)(\d\d)日?", re.ASCII)
 _ELIDED_STAMP = "..."
 _LOCALTIME = "/etc/localtime"
 
@@ -60,6 +65,24 @@ def _from_file(path: str, name: str) -> Zone:
         return Zone(ZoneInfo.from_file(f, key=name), name)
 
 
+def _local_date(text: str) -> tuple[int, int, int] | None:
+    """(year, month, day) of a date as `ausearch -i` prints it in some locale's %x."""
+    m = _SLASHED.fullmatch(text)
+    if m:
+        first, second, year = (int(g) for g in m.groups())
+        month, day = (second, first) if first > 12 else (first, second)
+    else:
+        m = _DOTTED.fullmatch(text)
+        if m:
+            day, month, year = (int(g) for g in m.groups())
+        else:
+            m = _YEAR_FIRST.fullmatch(text)
+            if m is None:
+                return None
+            year, month, day = (int(g) for g in m.groups())
+    return (year + 2000 if year < 100 else year), month, day
+
+
 def parse_stamp(stamp: str, zone: tzinfo | None = None) -> tuple[str | None, float | None]:
     """(serial text "seconds.millis:serial", epoch seconds) from the inside of audit(...).
 
@@ -68,11 +91,12 @@ def parse_stamp(stamp: str, zone: tzinfo | None = None) -> tuple[str | None, flo
     if m:
         return stamp, float(f"{m.group(1)}.{m.group(2)}")
     m = _INTERPRETED_STAMP.fullmatch(stamp)
-    if m:
-        month, day, year, hour, minute, second, millis, serial = m.groups()
-        full_year = int(year) + (2000 if len(year) == 2 else 0)
+    date = _local_date(m.group(1)) if m else None
+    if m and date is not None:
+        _, hour, minute, second, millis, serial = m.groups()
+        year, month, day = date
         try:
-            local = datetime(full_year, int(month), int(day), int(hour), int(minute), int(second))
+            local = datetime(year, month, day, int(hour), int(minute), int(second))
         except ValueError:
             raise BadRecord(ProblemKind.MALFORMED, f"audit stamp {stamp!r} is no date") from None
         # In the hour a clock change repeats, the earlier reading (fold=0) is taken.

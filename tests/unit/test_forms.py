@@ -303,3 +303,77 @@ def test_snappy_debug_block_lines_around_the_record_are_not_records() -> None:
     block = ["= Seccomp =", "Time: Mar 27 20:29:40", f"Log: {SNAPPY_BODY}", "Syscall: openat", "Suggestion:",
              "* add 'process-control' to 'plugs'"]  # fmt: skip
     assert [type(i) for i in items(*block)] == [SeccompEvent]
+
+
+# ausearch -i (issue 11): every action name, other locales' dates, hard-wrapped records.
+INTERPRETED = (
+    "type=SECCOMP msg=audit(11/22/26 11:21:43.904:2729) : auid=unset uid=root gid=root ses=unset pid=7094 "
+    "comm=python exe=/usr/bin/python3.11 sig=SIG0 arch=x86_64 syscall=execve compat=0 ip=0x7fc2cb3c6ad7 code=log"
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "action", "errno"),
+    [
+        ("kill", Action.KILL_THREAD, None),  # auparse's name for SECCOMP_RET_KILL (and, masked, KILL_PROCESS)
+        ("kill-thread", Action.KILL_THREAD, None),
+        ("kill-process", Action.KILL_PROCESS, None),
+        ("kill_process", Action.KILL_PROCESS, None),
+        ("trap", Action.TRAP, None),
+        ("errno", Action.ERRNO, None),
+        ("errno(13)", Action.ERRNO, 13),
+        ("user-notify", Action.USER_NOTIF, None),  # auditd 3.0.9's name
+        ("user-notif", Action.USER_NOTIF, None),
+        ("trace", Action.TRACE, None),
+        ("log", Action.LOG, None),
+        ("allow", Action.ALLOW, None),
+        ("unknown-seccomp-code(0x80000000)", Action.KILL_PROCESS, None),
+    ],
+)
+def test_interpreted_action_names(code: str, action: Action, errno: int | None) -> None:
+    (e,) = [i for i in items(INTERPRETED.replace("code=log", f"code={code}")) if isinstance(i, SeccompEvent)]
+    assert (e.action, e.errno) == (action, errno)
+
+
+@pytest.mark.parametrize(
+    "date", ["11/22/26", "11/22/2026", "22/11/2026", "22.11.2026", "22.11.26", "2026-11-22", "2026年11月22日"]
+)
+def test_interpreted_dates_of_other_locales(date: str) -> None:
+    (e,) = [i for i in items(INTERPRETED.replace("11/22/26", date)) if isinstance(i, SeccompEvent)]
+    assert e.serial == "1795346503.904:2729"  # tests run with TZ=UTC: the raw record's own stamp
+
+
+def _pager(line: str, width: int) -> list[str]:
+    return [line[i : i + width] for i in range(0, len(line), width)]
+
+
+@pytest.mark.parametrize("width", [40, 63, 80, 100])
+@pytest.mark.parametrize("record", [INTERPRETED, AUDITD, f"[    9.837389] {KERNEL}"])
+def test_records_wrapped_by_a_pager_are_joined(record: str, width: int) -> None:
+    got = [i for i in items(*_pager(record, width)) if isinstance(i, SeccompEvent)]
+    assert [(e.syscall, e.line, e.exe) for e in got] == [(one_syscall(record), 1, one_exe(record))]
+
+
+def one_syscall(record: str) -> str:
+    return "execve" if record is INTERPRETED else "openat"
+
+
+def one_exe(record: str) -> str:
+    return "/usr/bin/python3.11" if record is INTERPRETED else "/snap/foo/1/usr/bin/curl"
+
+
+@pytest.mark.parametrize("width", [50, 72])
+def test_records_wrapped_by_a_poster_at_spaces_are_joined(width: int) -> None:
+    import textwrap
+
+    got = [i for i in items(*textwrap.wrap(INTERPRETED, width), *textwrap.wrap(AUDITD, width))]
+    assert [(e.syscall, e.comm, e.exe) for e in got if isinstance(e, SeccompEvent)] == [
+        ("execve", "python", "/usr/bin/python3.11"),
+        ("openat", "curl", "/snap/foo/1/usr/bin/curl"),
+    ]
+
+
+def test_a_cut_record_before_a_log_line_stays_cut() -> None:
+    got = items(AUDITD[:150], AUDITD, f"[ 1.0] {KERNEL}"[:90], "Dec  2 10:00:00 h kernel: x")
+    assert [type(i) for i in got] == [Problem, SeccompEvent, Problem]
+    assert [p.kind for p in got if isinstance(p, Problem)] == [ProblemKind.TRUNCATED] * 2

@@ -304,3 +304,16 @@ def test_empty_lines_cost_almost_nothing() -> None:
     start = time.perf_counter()
     assert not list(parse(["\n"] * 1_000_000, "t.log"))
     assert time.perf_counter() - start < 3
+
+
+def test_a_wrapped_record_proves_nothing_and_strict_origin_refuses_it() -> None:
+    parts = [AUDITD[:100], AUDITD[100:]]
+    assert events(*parts) and not events(*parts, strict=True)
+    assert kinds(*parts, strict=True) == [ProblemKind.UNTRUSTED]
+
+
+def test_a_log_line_of_its_own_never_continues_a_cut_record() -> None:
+    """A user's syslog line after a cut record must not finish it."""
+    cut = f"Dec  2 09:40:01 vm kernel: {KERNEL}"[:-40]
+    for forged in (f"Dec  2 09:40:01 vm app: {BODY[-40:]}", f"app[1]: {BODY[-40:]}", f"<13>{BODY[-40:]}"):
+        assert not events(cut, forged)
