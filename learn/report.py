@@ -75,7 +75,7 @@ def build(findings: Findings, context: Context) -> dict[str, Any]:
             "loss_reported": findings.loss_reported or bool(context.run and context.run.lost),
         },
         "runs": [_run(run) for run in coverage.runs],
-        "syscalls": _syscalls(coverage),
+        "syscalls": _syscalls(coverage, findings),
         "seen_in_one_run": [{"arch": a, "syscall": s, "run": r} for a, s, r in coverage.rare()],
         "code_paths": code_paths(findings, context),
         "risks": [
@@ -128,7 +128,17 @@ def _run(run: Any) -> dict[str, Any]:
     }
 
 
-def _syscalls(coverage: Coverage) -> list[dict[str, Any]]:
+def _arguments(findings: Findings, arch: str, name: str | None) -> list[dict[str, Any]] | None:
+    """The argument values seen (--args, for the syscalls of its table); None: not known."""
+    from learn.arglearn import describe_values
+
+    usage = getattr(findings, "arg_usage", None)
+    if usage is None or name is None or (arch, name) not in usage.seen:
+        return None
+    return [{"values": values, "count": n} for values, n in describe_values(usage, arch, name)]
+
+
+def _syscalls(coverage: Coverage, findings: Findings) -> list[dict[str, Any]]:
     names = [run.name for run in coverage.runs]
     out = []
     for (arch, nr, name), seen in sorted(coverage.syscalls.items(), key=lambda kv: (kv[0][0], kv[0][1])):
@@ -145,7 +155,7 @@ def _syscalls(coverage: Coverage) -> list[dict[str, Any]]:
                 "executables": sorted(seen.exes),
                 "first_seen": seen.first_time,
                 "last_seen": seen.last_time,
-                "arguments": None,  # SECCOMP records carry no arguments
+                "arguments": _arguments(findings, arch, name),
                 "risk": {"reason": risk.reason, "reference": risk.reference} if risk else None,
             }
         )

@@ -112,3 +112,15 @@ def test_report_json_to_stdout_needs_the_profile_elsewhere(tmp_path: Path) -> No
     assert_one_line_error(learn("suggest", log, "--report-json", "-"), 2)
     done = learn("suggest", log, "-q", "-o", tmp_path / "p.json", "--report-json", "-")
     assert done.returncode == 0 and errors(json.loads(done.stdout), SCHEMA) == []
+
+
+def test_with_args_the_report_carries_the_argument_values_and_risk_follows_the_rules(tmp_path: Path) -> None:
+    log = ROOT / "sample-logs" / "auditd-args" / "argcalls.audit.log"
+    done = learn("suggest", "--args", log, "-o", tmp_path / "p.json", "--report-json", tmp_path / "r.json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert errors(report, SCHEMA) == []
+    socket = next(s for s in report["syscalls"] if s["syscall"] == "socket")
+    assert {"values": "AF_UNIX, SOCK_STREAM", "count": 1} in socket["arguments"]
+    assert not [r for r in report["risks"] if r["syscall"] == "socket"]  # AF_PACKET & co. are not allowed now
+    assert all(s["arguments"] is None for s in report["syscalls"] if s["syscall"] == "read")
