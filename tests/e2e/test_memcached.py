@@ -145,9 +145,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextlib.contextmanager
-def serve(args: list[str], workdir: Path, name: str, port: int) -> Iterator[Learn]:
-    """`learn ARGS -- memcached ...` in the background, once memcached accepts connections."""
-    with learn_background([*args, "--", *memcached_argv(port)], workdir, name) as run:
+def serve(args: list[str], workdir: Path, name: str, port: int, argv: list[str] | None = None) -> Iterator[Learn]:
+    """`learn ARGS -- memcached ...` (or argv) in the background, once memcached accepts connections."""
+    with learn_background([*args, "--", *(argv or memcached_argv(port))], workdir, name) as run:
         wait_for_port(port, run)
         yield run
 
