@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -118,6 +119,28 @@ Output = Annotated[
 Format = Annotated[
     OutputFormat,
     typer.Option("--format", "-f", metavar="FORMAT", help="Profile format: oci, snapd, systemd, spo or pfc."),
+]
+
+
+class SuggestFormat(StrEnum):
+    """suggest's --format: a profile format, or (with --snap) snapcraft's plugs."""
+
+    OCI = "oci"
+    SNAPD = "snapd"
+    SYSTEMD = "systemd"
+    SPO = "spo"
+    PFC = "pfc"
+    SNAPCRAFT = "snapcraft"  # the interfaces to plug, not a profile (learn.snapreport)
+
+
+SuggestFormatOpt = Annotated[
+    SuggestFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help="Profile format: oci, snapd, systemd, spo, pfc; with --snap: snapcraft.",
+    ),
 ]
 Quiet = Annotated[
     bool, typer.Option("--quiet", "-q", metavar=FLAG, help="No summary on stderr (a loss is still said).")
@@ -286,7 +309,7 @@ def events(
 def suggest(
     logs: Logs,
     output: Output = None,
-    fmt: Format = OutputFormat.OCI,
+    fmt: SuggestFormatOpt = SuggestFormat.OCI,
     input_format: InputFmt = InputFormat.AUTO,
     strict_origin: StrictOrigin = False,
     exe: Annotated[list[str] | None, typer.Option(metavar="PATH", help="Only records of this executable path.")] = None,
@@ -294,7 +317,11 @@ def suggest(
     pid: Annotated[list[int] | None, typer.Option(metavar="PID", help="Only records of this pid.")] = None,
     uid: Annotated[list[int] | None, typer.Option(metavar="UID", help="Only records of this uid.")] = None,
     snap: Annotated[
-        str | None, typer.Option(metavar="NAME", help="Only the records of snap NAME (label snap.NAME.*).")
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Only the records of snap NAME (label snap.NAME.*), and which snapd interfaces allow each call.",
+        ),
     ] = None,
     since: Annotated[
         str | None, typer.Option(metavar="TIME", help="Only records at or after this time (ISO 8601 or epoch).")
@@ -327,6 +354,8 @@ def suggest(
     )  # fmt: skip
     if selection.since is not None and selection.until is not None and selection.since > selection.until:
         _fail(f"--since {since} is after --until {until}: no record can match", "swap them")
+    if fmt is SuggestFormat.SNAPCRAFT and snap is None:
+        _fail("--format snapcraft names the interfaces a snap needs", "give --snap NAME, the snap the records are of")
     check_denied(deny or ())
     _check_outputs(output, report_json)
     _check_report_path(report_json, output)
@@ -347,11 +376,17 @@ def suggest(
         _fail("the selected records name no arch (no arch=, kernels before 3.14), so no syscall has a name",
               "give --arch ARCH, the arch of the machine that wrote the log", EXIT_NO_RECORDS)  # fmt: skip
     finished = finish(profile, baseline=not no_baseline, deny=deny or ())
-    _emit(finished.profile, fmt, output)
+    interfaces = _snap_interfaces(findings, snap) if snap is not None else None
+    if interfaces is not None and fmt is SuggestFormat.SNAPCRAFT:
+        _emit_text(interfaces[1], output, "plugs fragment")
+    else:
+        _emit(finished.profile, OutputFormat(fmt.value), output)
     if not quiet:
         print_summary(findings, err, output or "stdout", by_exe=by_exe)
         _print_notes(finished.notes)
         _print_risks(finished.profile, findings)
+        if interfaces is not None:
+            err.print(interfaces[0], markup=False, end="")
     context = Context("suggest", finished.profile, output, fmt.value, finished.baseline_added, finished.denied)
     failure = _report(findings, context, report_json, quiet)
     if failure:
@@ -790,13 +825,26 @@ def _render(profile: Profile, fmt: OutputFormat) -> str:
 
 def _emit(profile: Profile, fmt: OutputFormat, output: str | None) -> None:
     """Write the profile to output (atomically to a regular file), or to stdout."""
-    text = _render(profile, fmt)
+    _emit_text(_render(profile, fmt), output, "profile")
+
+
+def _emit_text(text: str, output: str | None, what: str) -> None:
     if output is None or output == "-":
         _print_stdout(text)
         return
-    failure = _deliver(output, "profile", lambda p: write_atomically(p, text), lambda: text)
+    failure = _deliver(output, what, lambda p: write_atomically(p, text), lambda: text)
     if failure:
         _fail(failure, KEEP_HINT)
+
+
+def _snap_interfaces(findings: Findings, snap: str) -> tuple[str, str]:
+    """The snappy-debug-style blocks and the snapcraft fragment for the selected calls."""
+    from learn.snapadvice import advise, knowledge
+    from learn.snapreport import blocks, calls_from, snapcraft
+
+    known = knowledge()
+    advice = advise(calls_from(findings), known)
+    return blocks(advice, snap, known), snapcraft(advice, snap, known)
 
 
 def _print_stdout(text: str) -> None:
