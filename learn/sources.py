@@ -88,7 +88,7 @@ def expand(paths: list[str]) -> list[str]:
 
 def changed_while_read(path: str, fd: int, had: int, line: int, shrank_to: int | None = None) -> list[Problem]:
     """Problems for a regular file read through fd that once had `had` bytes: LOSS if it shrank
-    (now, or to shrank_to as seen earlier), a NOTE if its path no longer leads to it."""
+    (now, or to shrank_to as seen earlier), or if its path no longer leads to it."""
     problems = []
     now = os.fstat(fd)
     if shrank_to is None and now.st_size < had:
@@ -105,11 +105,14 @@ def changed_while_read(path: str, fd: int, had: int, line: int, shrank_to: int |
     except OSError:
         replaced = True
     if replaced:
+        # Loss, as the issue asks: the file at this path is not the one read, so whatever was
+        # written to the new one while we read (a rotation mid-read) is not in the result.
         message = (
-            "the file was renamed, replaced or removed while it was read: what was read is the file that was "
-            "there when it was opened, to its end (newer records are in the new file)"
+            "the file was renamed, replaced or removed while it was read: learn read the file that was there "
+            "when it was opened, to its end; records written meanwhile to a new file at this path are not in "
+            "the result (read it again)"
         )
-        problems.append(Problem(ProblemKind.NOTE, message, path, line))
+        problems.append(Problem(ProblemKind.LOSS, message, path, line))
     return problems
 
 

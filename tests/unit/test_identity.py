@@ -230,7 +230,7 @@ def test_suggest_names_records_without_arch_only_when_told(tmp_path: Path) -> No
     assert "learn: error: the selected records name no arch" in unnamed.stderr and "--arch" in unnamed.stderr
     named = _learn("suggest", "--action", "all", "--arch", "x86_64", log)
     assert named.returncode == 0, named.stderr
-    assert json.loads(named.stdout)["syscalls"][0]["names"] == ["getpid"]
+    assert "getpid" in json.loads(named.stdout)["syscalls"][0]["names"]
     bad = _learn("suggest", "--arch", "sparc", log)
     assert bad.returncode == 2 and bad.stderr.count("learn: error:") == 1 and "Traceback" not in bad.stderr
 
