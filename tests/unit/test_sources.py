@@ -235,7 +235,9 @@ def test_a_file_truncated_while_read_is_loss(tmp_path: Path, bulk_block: int | N
 
 @pytest.mark.parametrize("bulk_block", [None, 1 << 20])
 @pytest.mark.parametrize("how", ["replaced", "removed"])
-def test_a_file_replaced_or_removed_while_read_is_read_whole_and_loss(tmp_path: Path, bulk_block: int | None, how: str) -> None:
+def test_a_file_replaced_or_removed_while_read_is_read_whole_and_loss(
+    tmp_path: Path, bulk_block: int | None, how: str
+) -> None:
     log = tmp_path / "audit.log"
     _big_log(log, 20_000)
     other = tmp_path / "other.log"
@@ -251,7 +253,9 @@ def test_a_file_replaced_or_removed_while_read_is_read_whole_and_loss(tmp_path: 
     assert findings.events == 20_000 and findings.selected == 20_000
     assert set(findings.usage["syscall"]) == {"execve"}  # nothing of the other file
     assert findings.loss_reported  # exit 4: records written meanwhile to the new file were not read
-    assert any("replaced or removed while it was read" in p.message for p in findings.problems if p.kind is ProblemKind.LOSS)
+    assert any(
+        "replaced or removed while it was read" in p.message for p in findings.problems if p.kind is ProblemKind.LOSS
+    )
 
 
 def test_a_file_that_grows_while_read_says_nothing(tmp_path: Path) -> None:
