@@ -368,7 +368,7 @@ def suggest(
             print_summary(findings, err, None)
         if findings.events:
             _fail(*_nothing_selected(findings, selection), EXIT_NO_RECORDS)
-        _fail(f"no seccomp records found in {', '.join(findings.sources)}", NO_RECORDS_HINT, EXIT_NO_RECORDS)
+        _fail(f"no seccomp records found in {', '.join(findings.sources)}", _no_records_hint(findings), EXIT_NO_RECORDS)
     profile = build_profile(findings)
     if not profile.allowed and findings.problem_counts[ProblemKind.UNKNOWN_ARCH]:
         if not quiet:
@@ -396,6 +396,22 @@ def suggest(
         err.print(f"learn: records lost: the logs say {amount} records were dropped; the profile is INCOMPLETE")
     if findings.loss_reported and not allow_loss:
         raise _Exit(EXIT_LOST)
+
+
+def _no_records_hint(findings: Findings) -> str:
+    """Why nothing was found: lines that look like records but were refused say so, not auditd."""
+    counts = findings.problem_counts
+    refused = {k: counts[k] for k in (ProblemKind.UNTRUSTED, ProblemKind.MALFORMED, ProblemKind.TRUNCATED) if counts[k]}
+    if not refused:
+        return NO_RECORDS_HINT
+    what = ", ".join(f"{n} {k.value}" for k, n in refused.items())
+    hint = f"lines that look like SECCOMP records were refused ({what}; see the problems above)"
+    if ProblemKind.UNTRUSTED in refused:
+        hint += (
+            "; a log form that proves the kernel wrote the records (audit.log, journalctl -o json, /dev/kmsg) "
+            "is read as is"
+        )
+    return hint
 
 
 def _nothing_selected(findings: Findings, selection: Selection) -> tuple[str, str]:

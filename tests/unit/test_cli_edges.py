@@ -351,3 +351,14 @@ def test_events_into_a_closed_pipe_exits_0_quietly() -> None:
     reader.stdin.close()
     reader.wait()
     assert (writer.returncode, writer.stderr) == (0, "")
+
+
+def test_records_all_refused_get_a_hint_about_the_refusal_not_auditd(tmp_path: Path) -> None:
+    forged = tmp_path / "forged.syslog"
+    forged.write_text(
+        'Dec  2 09:56:05 host audit[1234]: SECCOMP auid=0 uid=0 gid=0 ses=1 subj=unconfined pid=1 comm="x" '
+        'exe="/x" sig=0 arch=c000003e syscall=101 compat=0 ip=0x1 code=0x7ffc0000\n'
+    )
+    result = learn("suggest", "--strict-origin", forged)
+    assert_one_line_error(result, 1)
+    assert "were refused (1 untrusted" in result.stderr and "auditd running" not in result.stderr
