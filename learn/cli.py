@@ -342,6 +342,14 @@ def suggest(
     deny: Deny = None,
     args: LearnArgs = False,
     report_json: ReportJson = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            metavar=FLAG,
+            help="Read one growing LOG (or - until it ends) live; say each new call as it appears (Ctrl-C stops).",
+        ),
+    ] = False,
 ) -> None:
     """Build a minimal enforce-mode profile from existing logs; a summary goes to stderr."""
     from learn.finish import check_denied, finish
@@ -354,6 +362,9 @@ def suggest(
     )  # fmt: skip
     if selection.since is not None and selection.until is not None and selection.since > selection.until:
         _fail(f"--since {since} is after --until {until}: no record can match", "swap them")
+    if follow:
+        _follow(logs, selection, snap, input_format, decode_options(arch, timezone, strict_origin), quiet)
+        return
     if fmt is SuggestFormat.SNAPCRAFT and snap is None:
         _fail("--format snapcraft names the interfaces a snap needs", "give --snap NAME, the snap the records are of")
     check_denied(deny or ())
@@ -851,6 +862,38 @@ def _emit_text(text: str, output: str | None, what: str) -> None:
     failure = _deliver(output, what, lambda p: write_atomically(p, text), lambda: text)
     if failure:
         _fail(failure, KEEP_HINT)
+
+
+def _follow(
+    logs: list[str], selection: Selection, snap: str | None, fmt: InputFormat, options: Any, quiet: bool
+) -> None:
+    """suggest --follow: each new call on stdout as it appears (with --snap: its interfaces)."""
+    from learn.follow import follow
+    from learn.snapadvice import Call, advise, knowledge
+    from learn.snapreport import blocks
+
+    if len(logs) != 1:
+        _fail(
+            "--follow reads one log", "give one file, or - for stdin (journalctl -f -o json | learn suggest --follow -)"
+        )
+
+    def said(e: Any) -> None:
+        if snap is not None and e.syscall is not None:
+            text = blocks(advise([Call(e.arch, e.syscall, 1, (e.exe or "?",))]), snap, knowledge()).split("\n", 1)[1]
+        else:
+            text = f"new: {e.arch} {e.syscall or e.nr} ({e.action.value}) by {e.exe or e.comm or '?'}\n"
+        _print_stdout(text)
+
+    def problem(p: Problem) -> None:
+        if not quiet and p.kind is not ProblemKind.NOTE:
+            err.print(f"learn: {p}", markup=False)
+
+    try:
+        counts = follow(logs[0], selection, said, problem, fmt, options)
+    except KeyboardInterrupt:
+        raise _Exit(130) from None
+    if not quiet:
+        err.print(f"learn: {sum(counts.values())} records selected, {len(counts)} distinct calls", markup=False)
 
 
 def _snap_interfaces(findings: Findings, snap: str) -> tuple[str, str]:
