@@ -495,6 +495,7 @@ def run(
     quiet: Quiet = False,
     by_exe: ByExe = False,
     profile_format: ProfileFmt = None,
+    args: LearnArgs = False,
     no_baseline: NoBaseline = False,
     deny: Deny = None,
     report_json: ReportJson = None,
@@ -522,7 +523,9 @@ def run(
             "container inside the runtime (README: Containers)",
             markup=False,
         )
-    request = RunRequest(command or [], source, base, user, group, oci_runtime, oci_bundle, save_log)
+    if args and oci_bundle:
+        _fail("--args with --oci-bundle is not supported yet", "learn the container's program with learn run --args")
+    request = RunRequest(command or [], source, base, user, group, oci_runtime, oci_bundle, save_log, args)
     with signal_policy():  # once the target has exited, a signal must not lose what was learned
         result, findings = learn_run(request)
         log_failure = result.save_log_failure  # --save-log is streamed during the run
@@ -702,6 +705,7 @@ def check(
     by_exe: ByExe = False,
     profile_format: ProfileFmt = None,
     report_json: ReportJson = None,
+    args: LearnArgs = False,
 ) -> None:
     """Run a program under a profile and report every syscall the profile denied."""
     from learn.enforce import check as run_check
@@ -716,7 +720,8 @@ def check(
     for note in installer.notes:
         err.print(f"learn: note: {note}", markup=False)
     with launch.signal_policy():  # once the target has exited, a signal must not lose the report
-        result = run_check(command, installer, complain=complain, source=source, creds=launch.resolve_user(user, group))
+        creds = launch.resolve_user(user, group)
+        result = run_check(command, installer, complain=complain, source=source, creds=creds, args=args)
         denied = result.denied
         what = "would be denied (complain mode)" if complain else "denied"
         denied.sources = [f"a run of {command[0]} (audit session {result.run.session})"]

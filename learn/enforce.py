@@ -83,7 +83,10 @@ def check(
     complain: bool = False,
     source: str | None = None,
     creds: launch.Credentials | None = None,
+    args: bool = False,
 ) -> CheckResult:
-    tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG}) if complain else DENIALS), live=True)
-    run = supervise(argv, installer.install, tally.item, source, creds)
+    """args: audit rules for the session give the denied calls' arguments (learn.kernel.auditrules)."""
+    selection = Selection(actions=frozenset({Action.LOG}) if complain else DENIALS)
+    tally = Tally([SOURCE_NAME], selection, live=True, args=args)
+    run = supervise(argv, installer.install, tally.item, source, creds, args=args)
     return CheckResult(run, tally.finish())

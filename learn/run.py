@@ -14,9 +14,10 @@ from learn.aggregate import allowed_by_arch
 from learn.arch import host_abis
 from learn.atomic import StreamedOutput, keep_elsewhere
 from learn.errors import OutputError
-from learn.kernel import launch, oci
+from learn.kernel import clone3, launch, oci
 from learn.kernel.filters import Mode, build_filter, install
 from learn.model import Action
+from learn.pipeline import with_arg_rules
 from learn.profile import Profile, merge
 from learn.select import Selection
 from learn.supervise import SOURCE_NAME, Supervised, supervise
@@ -35,23 +36,28 @@ class RunRequest:
     oci_runtime: str | None = None  # with bundle: the runtime installs the LOG filter itself
     bundle: str | None = None
     save_log: str | None = None  # where the target's records go, as audit.log lines
+    args: bool = False  # learn argument values too (audit rules for the session, learn.kernel.auditrules)
 
 
 def learn_run(request: RunRequest) -> tuple[Supervised, Findings]:
     """Run and learn; a --save-log file that could not be written is named in run.save_log_failure."""
     creds = launch.resolve_user(request.user, request.group)
     base = request.base or Profile({})
-    tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG})), live=True)
+    tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG})), live=True, args=request.args)
     with launch.signal_policy(), _saved_log(request.save_log) as log:  # signals: until the result is built
         if request.bundle is not None:
             with oci.learning_bundle(request.bundle, base) as bundle:
                 argv = [request.oci_runtime or "runc", "run", "--bundle", bundle, f"learn-{os.getpid()}"]
-                run = supervise(argv, lambda: None, tally.item, request.source, creds, log.write if log else None)
+                run = supervise(
+                    argv, lambda: None, tally.item, request.source, creds, log.write if log else None, args=request.args
+                )
         else:
             built = build_filter(base, mode=Mode.COMPLAIN if request.base else Mode.LEARN, arches=host_abis())
-            run = supervise(
-                request.argv, lambda: install(built), tally.item, request.source, creds, log.write if log else None
-            )
+            installer = lambda: install(built)  # noqa: E731
+            if request.args:
+                installer = clone3.stacked(host_abis(), installer)
+            keep = log.write if log else None
+            run = supervise(request.argv, installer, tally.item, request.source, creds, keep, args=request.args)
         findings = tally.finish()
     run.save_log_failure = log.failure if log else None
     return run, findings
@@ -71,7 +77,7 @@ def build_run_profile(
         added = ", ".join(oci.GO_RUNTIME_ASYNC)
         provenance.append(f"added for the OCI runtime's Go runtime, which calls them at random: {added}")
         allowed = {a: tuple(sorted({*names, *oci.GO_RUNTIME_ASYNC})) for a, names in allowed.items()}
-    learned = Profile(allowed, provenance=tuple(provenance), incomplete=run.incomplete)
+    learned = with_arg_rules(Profile(allowed, provenance=tuple(provenance), incomplete=run.incomplete), findings)
     # The result is an enforce-mode profile whatever the base says by default (ERRNO(EPERM)).
     return merge(learned, base, default=learned.default_verdict()) if base is not None else learned
 

@@ -18,11 +18,13 @@ import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from learn.kernel import features, launch
+from learn.errors import KernelError
+from learn.kernel import auditrules, features, launch
 from learn.kernel.backlog import raised_backlog_limit
 from learn.kernel.sources import LossReport, SpoolingSource, choose_source
 from learn.model import Item, SeccompEvent
-from parsers import InputFormat, parse
+from parsers import InputFormat, parse_numbered
+from parsers.syscall_join import SyscallJoin
 
 BACKLOG_LIMIT = 1 << 16  # records the kernel queues before it makes the target wait
 SOURCE_NAME = "run"  # what events of a live run give as their source
@@ -78,10 +80,14 @@ def supervise(
     source: str | None = None,
     creds: launch.Credentials | None = None,
     keep_line: Callable[[str], None] | None = None,
+    *,
+    args: bool = False,
 ) -> Supervised:
     """Run argv; hand every event of its session, and every problem, to on_item.
 
     keep_line, if given, receives the audit.log line of each of the target's events (--save-log).
+    args: audit rules for the target's session make the kernel write the a0..a3 of the argument
+    table's syscalls (learn.kernel.auditrules); events come joined with them.
     """
     features.require([c for c in features.run_checks() if c.name != "flag-log"])
     with (
@@ -90,16 +96,31 @@ def supervise(
         _started(choose_source(source)) as live,
     ):
         try:
-            target = launch.start(argv, install, creds)
-            signals.running(target.pid)
-            status = launch.wait(target.pid, signals)
+            with _argument_rules(args) as handshake:
+                try:
+                    target = launch.start(argv, handshake.wrap(install) if handshake else install, creds)
+                except KernelError:
+                    if handshake is not None and handshake.error is not None:
+                        raise handshake.error from None
+                    raise
+                signals.running(target.pid)
+                status = launch.wait(target.pid, signals)
         finally:
             live.finish_collecting()
         signals.finishing = lambda: f"decoding the {live.collected} records collected"
         signals.stopping = lambda: f"writing what was learned from {live.decoded_records} of {live.collected} records"
         run = Supervised(argv, status, live.name, target.session)
-        _decode(run, live, target.pid, signals, on_item, keep_line)
+        _decode(run, live, target.pid, signals, on_item, keep_line, args=args)
     return run
+
+
+@contextlib.contextmanager
+def _argument_rules(args: bool) -> Iterator[auditrules.SessionHandshake | None]:
+    if not args:
+        yield None
+        return
+    with auditrules.SessionHandshake(auditrules.SessionRules()) as handshake:
+        yield handshake
 
 
 def _decode(
@@ -109,8 +130,11 @@ def _decode(
     signals: launch.SignalPolicy,
     on_item: Callable[[Item], None],
     keep_line: Callable[[str], None] | None,
+    *,
+    args: bool = False,
 ) -> None:
     current = ""
+    join = SyscallJoin() if args else None
 
     def counted(lines: Iterator[str]) -> Iterator[str]:
         nonlocal current
@@ -121,8 +145,20 @@ def _decode(
             run.records += 1
             yield current
 
+    def session_lines(numbered: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+        """--args: events leave the join later than their line, so --save-log keeps lines here."""
+        for number, line in numbered:
+            if keep_line is not None and f" ses={run.session} " in line:
+                keep_line(line)
+            yield number, line
+
     with contextlib.closing(live.decoded()) as lines:
-        for item in parse(counted(lines), SOURCE_NAME, InputFormat.AUDITD):
+        numbered = enumerate(counted(lines), 1)
+        if join is None:
+            items = parse_numbered(numbered, SOURCE_NAME, InputFormat.AUDITD)
+        else:
+            items = join.items(parse_numbered(join.lines(session_lines(numbered)), SOURCE_NAME, InputFormat.AUDITD))
+        for item in items:
             if isinstance(item, SeccompEvent):
                 if run.session == launch.UNSET_LOGINUID:  # it exited before we looked: its first record says
                     if item.pid != pid or item.ses is None:
@@ -131,7 +167,7 @@ def _decode(
                 if item.ses != run.session:
                     continue
                 run.events += 1
-                if keep_line is not None:
+                if keep_line is not None and join is None:
                     keep_line(current)
             on_item(item)
     run.loss = live.loss

@@ -31,6 +31,8 @@ PROGRAMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "killed": ("killed.c", ()),
     "burst": ("burst.c", ()),
     "handler": ("handler.c", ()),
+    "argcalls": ("argcalls.c", ()),
+    "argcalls32": ("argcalls.c", ("-m32",)),
 }
 
 # A line of `strace -f -qq -o FILE`: "PID  name(" or "PID  <... name resumed>"; signal (---),

@@ -35,7 +35,8 @@ from typing import IO, ClassVar, NamedTuple, Protocol, Self
 from learn.errors import KernelError
 from learn.kernel import features
 
-KEPT_TYPES = {1326: "SECCOMP", 1701: "ANOM_ABEND"}  # ANOM_ABEND: seccomp kills on pre-3.14 kernels
+# ANOM_ABEND: seccomp kills on pre-3.14 kernels; SYSCALL: a0..a3 for --args (learn.kernel.auditrules)
+KEPT_TYPES = {1326: "SECCOMP", 1701: "ANOM_ABEND", 1300: "SYSCALL"}
 STAMP = re.compile(r"audit\(\d+\.\d+:(\d+)\)")
 _TOKEN_BYTES = 8
 _MARKER_NUMBER = re.compile(r" (\d+)")

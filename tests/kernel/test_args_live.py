@@ -1,0 +1,82 @@
+"""`learn run --args` on the real kernel (issue 9's done-when): learned, then enforced.
+
+The argument rules of a learned profile must let the calls the program made through and
+give EPERM to the risky values it never used, on x86_64 and on an i386 (-m32) build."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from learn.kernel import auditrules, features
+from tests.kernel.conftest import learn_argv, learn_run
+
+pytestmark = pytest.mark.kernel
+
+MADE = {"socket_unix": 0, "socket_inet_dgram": 0, "ioctl_tcgets": 25, "clone_plain": 0, "prctl_set_name": 0}
+DENIED = ["socket_packet", "socket_alg", "socket_netlink", "socket_inet_stream", "ioctl_tiocsti",
+          "clone_newuser", "unshare_newns", "prctl_set_seccomp"]  # fmt: skip
+EPERM, ENOTTY = 1, 25
+
+
+def _results(text: str) -> dict[str, int]:
+    return {name: int(code) for name, _, code in (line.split() for line in text.splitlines())}
+
+
+def _our_rules() -> list[str]:
+    return [k for _, k in auditrules.listed_rules() if k is not None and k.startswith(auditrules.KEY_PREFIX)]
+
+
+@pytest.mark.parametrize("program", ["argcalls", "argcalls32"])
+def test_learned_argument_rules_allow_what_was_made_and_deny_the_rest(
+    program: str, programs: dict[str, Path], tmp_path: Path
+) -> None:
+    if program not in programs:
+        pytest.skip("gcc cannot build -m32 programs here (gcc-multilib)")
+    enabled_before = features.audit_status().enabled
+    learned = learn_run([str(programs[program])], tmp_path, "--args", stdout=tmp_path / "learn.out")
+    assert learned.status == 0, learned.stderr
+    arch = "x86" if program.endswith("32") else "x86_64"
+    assert f"{arch} socket: AF_UNIX, SOCK_STREAM ×1; AF_INET, SOCK_DGRAM ×1" in learned.stderr
+    assert f"{arch} prctl: PR_SET_NAME ×1" in learned.stderr
+    assert "clone3 gets ENOSYS" in learned.stderr
+    assert not _our_rules(), "the run's audit rules must be gone"
+    assert features.audit_status().enabled == enabled_before
+    with open(os.devnull, "rb") as stdin:  # ioctl(0, TCGETS): ENOTTY, the filter let it through
+        enforced = subprocess.run(
+            [*learn_argv(), "enforce", str(learned.output), "--", str(programs[program]), "probe"],
+            stdin=stdin, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert enforced.returncode == 0, enforced.stderr
+    got = _results(enforced.stdout)
+    for name, code in MADE.items():
+        assert got[name] == code, (name, enforced.stdout)
+    for name in DENIED:
+        assert got[name] == EPERM, (name, enforced.stdout)
+    if arch == "x86_64":  # TIOCSTI with the high 32 bits set is still TIOCSTI; TCGETS likewise
+        assert got["ioctl_tiocsti_high"] == EPERM and got["ioctl_tcgets_high"] == ENOTTY
+
+
+def test_stale_rules_of_a_dead_learn_are_removed_and_others_kept(programs: dict[str, Path], tmp_path: Path) -> None:
+    dead = auditrules.AuditRule(0xC000003E, (41,), 4242, f"{auditrules.KEY_PREFIX}999999999:1")
+    auditrules._send(auditrules.AUDIT_ADD_RULE, dead.pack())
+    foreign = ["-a", "exit,always", "-F", "arch=b64", "-S", "socket", "-F", "sessionid=4243", "-k", "not-learn"]
+    subprocess.run(["auditctl", *foreign], check=True, capture_output=True)
+    try:
+        learned = learn_run([str(programs["argcalls"])], tmp_path, "--args")
+        assert learned.status == 0, learned.stderr
+        assert not _our_rules()
+        assert "not-learn" in [k for _, k in auditrules.listed_rules()]
+    finally:
+        subprocess.run(["auditctl", "-d", *foreign[1:]], check=False, capture_output=True)
+        auditrules.remove_stale()
+
+
+def test_rules_are_removed_when_the_target_cannot_start(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-program"
+    result = learn_run([str(missing)], tmp_path, "--args")
+    assert result.status != 0 and "Traceback" not in result.stderr
+    assert not _our_rules()
