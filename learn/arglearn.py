@@ -24,6 +24,7 @@ from learn.profile import Arg, Op, Rule, arg_mask
 # Beyond this many distinct value combinations on one arch a syscall stays name-only: the
 # filter would grow past what one syscall's rules may hold (learn.profile.MAX_RULES_PER_SYSCALL).
 MAX_COMBINATIONS = 24
+MAX_EXES = 8  # executables remembered per value, for check's report
 
 
 @dataclass
@@ -31,6 +32,7 @@ class ArgUsage:
     """(arch, syscall) -> how often each projected key was seen; None: arguments unknown."""
 
     seen: dict[tuple[str, str], Counter[Key | None]] = field(default_factory=dict)
+    exes: dict[tuple[str, str, Key | None], set[str]] = field(default_factory=dict)  # who made each
 
     def add(self, e: SeccompEvent, n: int = 1) -> None:
         if e.syscall is None or e.syscall not in ROWS_BY_SYSCALL:
@@ -40,6 +42,9 @@ class ArgUsage:
             return
         key = None if e.args is None else project(rows, e.args, arg_mask(e.arch))
         self.seen.setdefault((e.arch, e.syscall), Counter())[key] += n
+        exes = self.exes.setdefault((e.arch, e.syscall, key), set())
+        if len(exes) < MAX_EXES:
+            exes.add(e.exe or "?")
 
 
 @dataclass(frozen=True)
@@ -130,3 +135,18 @@ def describe_values(usage: ArgUsage, arch: str, name: str) -> list[tuple[str, in
         else:
             out.append((", ".join(value_name(r, v) for r, v in zip(rows, key, strict=True) if v is not None), n))
     return out
+
+
+def call_lines(usage: ArgUsage, verb: str) -> list[str]:
+    """check --args: `socket(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT) denied 3(times) /usr/sbin/foo`, most first."""
+    lines = []
+    for (arch, name), keys in sorted(usage.seen.items()):
+        rows = rows_for(arch, name)
+        for key, n in keys.most_common():
+            if key is None:
+                call = f"{name}(arguments unknown)"
+            else:
+                call = f"{name}({', '.join(value_name(r, v) for r, v in zip(rows, key, strict=True) if v is not None)})"
+            exes = " ".join(sorted(usage.exes.get((arch, name, key), ())))
+            lines.append(f"{call} {verb} {n}× {exes} ({arch})")
+    return lines

@@ -728,7 +728,7 @@ def check(
         status = result.run.status
         so_far = " in the records decoded" if result.run.interrupted else ""
         if denied.selected:
-            print_summary(denied, err, None, title=f"{denied.selected} calls {what}", by_exe=by_exe)
+            print_summary(denied, err, None, title=f"{denied.selected} calls {what}", by_exe=by_exe, calls_verb=what)
         elif status != 0:
             err.print(f"learn: nothing {what}{so_far}, but the target failed (exit status {status})")
         else:

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from learn.aggregate import unnamed, usage_by_syscall
-from learn.arglearn import describe_values
+from learn.arglearn import call_lines, describe_values
 from learn.pipeline import Findings
 from parsers.record import UNKNOWN_ARCH
 
@@ -20,8 +20,14 @@ SHOWN_EXES = 3
 
 
 def print_summary(
-    findings: Findings, console: Console, destination: str | None, title: str | None = None, by_exe: bool = False
+    findings: Findings,
+    console: Console,
+    destination: str | None,
+    title: str | None = None,
+    by_exe: bool = False,
+    calls_verb: str | None = None,
 ) -> None:
+    """calls_verb (check --args): the calls with their arguments, as `name(values) VERB n(times) exe`."""
     sources = ", ".join(findings.sources)
     console.print(
         f"learn: {title or f'{findings.selected} of {findings.events} records selected'} from {sources}"
@@ -45,7 +51,7 @@ def print_summary(
             "cannot be named and are not in the profile; --arch ARCH names the arch of the machine that wrote them"
         )
     _print_problems(findings, console)
-    _print_arguments(findings, console)
+    _print_arguments(findings, console, calls_verb)
     if findings.not_selected_actions:
         left = ", ".join(f"{n} {a.value}" for a, n in sorted(findings.not_selected_actions.items()))
         console.print(f"not selected by --action: {left} records (--action all includes them)")
@@ -53,10 +59,14 @@ def print_summary(
         console.print(f"profile written to {destination}")
 
 
-def _print_arguments(findings: Findings, console: Console) -> None:
+def _print_arguments(findings: Findings, console: Console, calls_verb: str | None) -> None:
     """--args: per syscall with argument rows, the values seen with their names and counts."""
     usage = findings.arg_usage
     if usage is None:
+        return
+    if calls_verb is not None:
+        for line in call_lines(usage, calls_verb):
+            console.print(line, markup=False, highlight=False)
         return
     for arch, name in sorted(usage.seen):
         values = "; ".join(f"{text} ×{n}" for text, n in describe_values(usage, arch, name))

@@ -80,3 +80,22 @@ def test_rules_are_removed_when_the_target_cannot_start(tmp_path: Path) -> None:
     result = learn_run([str(missing)], tmp_path, "--args")
     assert result.status != 0 and "Traceback" not in result.stderr
     assert not _our_rules()
+
+
+def test_check_args_complain_names_each_call_with_its_arguments(programs: dict[str, Path], tmp_path: Path) -> None:
+    learned = learn_run([str(programs["argcalls"])], tmp_path, "--args")
+    assert learned.status == 0, learned.stderr
+    with open(os.devnull, "rb") as stdin:
+        checked = subprocess.run(
+            [*learn_argv(), "check", "--args", "--complain", str(learned.output), "--", str(programs["argcalls"]),
+             "probe"],
+            stdin=stdin, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert checked.returncode == 3, checked.stderr
+    verb = "would be denied (complain mode)"
+    exe = str(programs["argcalls"])
+    for call in ("socket(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT)", "socket(AF_PACKET, SOCK_RAW)", "ioctl(TIOCSTI)",
+                 "clone(CLONE_NEWUSER|SIGCHLD)", "unshare(CLONE_NEWNS)", "prctl(PR_SET_SECCOMP)"):  # fmt: skip
+        assert f"{call} {verb} " in checked.stderr and exe in checked.stderr, (call, checked.stderr)
+    assert "socket(AF_UNIX" not in checked.stderr
+    assert not _our_rules()
