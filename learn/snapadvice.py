@@ -14,7 +14,6 @@ included when the records have them (`--args`, from SYSCALL records).
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -33,8 +32,10 @@ DATA = "snapd_interfaces.json"
 class Interface:
     name: str
     auto_connect: bool  # its base declaration does not deny auto-connection
+    store_only: bool  # its plugs' base declaration denies installation: a store assertion must allow it
     plug: tuple[str, ...]  # snap-seccomp rule lines a connected plug adds
     slot: tuple[str, ...]  # ... and a slot (permanent or connected)
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # a plug attribute, the rules it adds when true
 
     @property
     def unrestricted(self) -> bool:
@@ -53,7 +54,14 @@ class Knowledge:
 def knowledge() -> Knowledge:
     data: dict[str, Any] = json.loads(resources.files("learn.data").joinpath(DATA).read_text())
     ifaces = tuple(
-        Interface(name, bool(v["auto_connect"]), tuple(v["plug"]), tuple(v["slot"]))
+        Interface(
+            name,
+            bool(v["auto_connect"]),
+            bool(v.get("store_only", False)),
+            tuple(v["plug"]),
+            tuple(v["slot"]),
+            tuple((attr, tuple(lines)) for attr, lines in sorted(v.get("plug_attributes", {}).items())),
+        )
         for name, v in sorted(data["interfaces"].items())
     )
     prov = data["provenance"]
@@ -126,14 +134,14 @@ def _denies(line: str, arch: str, name: str, args: tuple[int, ...]) -> bool:
     return verdict.action is Action.ERRNO and verdict.errno == snapd.EACCES
 
 
-def _rank(call: Call, iface: Interface, rule: str) -> tuple[bool, bool, int, bool, int, str]:
-    """Interfaces that connect automatically first; then general ones before those of one
-    service (which have slot rules: fwupd, bluez, x11), one named for the call (`mount`:
-    mount-control, then cifs-mount; `bind`: network-bind), one allowing every argument seen,
-    the fewest rules."""
+def _rank(call: Call, iface: Interface, rule: str) -> tuple[bool, bool, bool, int, bool, int, str]:
+    """Interfaces any snap may plug before those a store assertion must allow; those that
+    connect automatically first; general ones before those of one service (which have slot
+    rules: fwupd, bluez, x11); one named for the call (`mount`: mount-control, then cifs-mount;
+    `bind`: network-bind); one allowing every argument seen; the fewest rules."""
     words = iface.name.split("-")
     named = 0 if words[0] == call.name else 1 if call.name in words else 2
-    return (not iface.auto_connect, bool(iface.slot), named, rule != "", len(iface.plug), iface.name)
+    return (iface.store_only, not iface.auto_connect, bool(iface.slot), named, rule != "", len(iface.plug), iface.name)
 
 
 def advise(calls: Iterable[Call], known: Knowledge | None = None) -> list[Advice]:
@@ -150,6 +158,11 @@ def advise(calls: Iterable[Call], known: Knowledge | None = None) -> list[Advice
                 if iface.unrestricted:
                     continue  # lxd-support, steam-support: everything; never the advice for one call
                 plug = _allows(iface.plug, call) if iface.plug else None
+                for attribute, extra in iface.attributes if plug is None else ():
+                    with_it = _allows(iface.plug + extra, call)
+                    if with_it is not None:
+                        plug = "; ".join(filter(None, (f"with plug attribute {attribute}: true", with_it)))
+                        break
                 if plug is not None:
                     advice.plugs.append((iface, plug))
                 slot = _allows(iface.slot, call) if iface.slot else None
@@ -162,32 +175,13 @@ def advise(calls: Iterable[Call], known: Knowledge | None = None) -> list[Advice
 
 
 def chosen_plugs(advice: list[Advice]) -> dict[str, list[str]]:
-    """One interface per call that some interface allows for every argument seen: its first (as
-    advise() ranks them), or one that another call
-    needs anyway and that allows this call for every argument (never a manual one instead of one
-    that connects automatically): interface -> the calls it covers."""
-    ranked = {a.call.name: whole for a in advice if (whole := [p for p in a.plugs if p[1] == ""])}
-    pick = {name: plugs[0][0] for name, plugs in ranked.items()}
-    moved = True
-    while moved:  # each move leaves one interface fewer
-        moved = False
-        users = Counter(iface.name for iface in pick.values())
-        for name, plugs in ranked.items():
-            current = pick[name]
-            if users[current.name] > 1:
-                continue
-            for iface, rule in plugs:
-                if (
-                    rule == ""
-                    and users[iface.name]
-                    and iface is not current
-                    and (iface.auto_connect or not current.auto_connect)
-                ):
-                    pick[name], moved = iface, True
-                    break
-            if moved:
-                break
+    """One interface per call that an interface any snap may plug allows for every argument seen:
+    its first (as advise() ranks them), unless it can take one the snap needs anyway (the first
+    of a call that no interface connecting automatically allows): interface -> calls."""
+    ranked = {a.call.name: whole for a in advice if (whole := [i for i, r in a.plugs if r == "" and not i.store_only])}
+    needed = {ifaces[0].name for ifaces in ranked.values() if not any(i.auto_connect for i in ifaces)}
     chosen: dict[str, list[str]] = {}
-    for name, iface in pick.items():
-        chosen.setdefault(iface.name, []).append(name)
+    for name, ifaces in ranked.items():
+        pick = next((i for i in ifaces if i.name in needed), ifaces[0])
+        chosen.setdefault(pick.name, []).append(name)
     return {name: sorted(calls) for name, calls in sorted(chosen.items())}

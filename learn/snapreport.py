@@ -43,6 +43,11 @@ def _args(findings: Findings, arch: str, name: str) -> tuple[tuple[int, ...], ..
     return tuple(out)
 
 
+def _how(iface: Interface, snap: str) -> str:
+    connect = "connects automatically" if iface.auto_connect else f"snap connect {snap}:{iface.name}"
+    return f"a store assertion must allow it; {connect}" if iface.store_only else connect
+
+
 def _arguments(call: Call) -> str:
     if not call.args:
         return "unknown (the records hold none; --args reads them from SYSCALL records)"
@@ -73,7 +78,7 @@ def blocks(advice: list[Advice], snap: str, known: Knowledge) -> str:
         elif not a.plugs and not a.slots:
             out.append("* no snapd interface allows it: change the code (or ask for an interface on the forum)")
         for iface, rule in a.plugs[:MAX_ALTERNATIVES]:
-            how = "connects automatically" if iface.auto_connect else f"snap connect {snap}:{iface.name}"
+            how = _how(iface, snap)
             only = f"; only {rule}" if rule else ""
             out.append(f"* add '{iface.name}' to 'plugs' ({how}{only})")
         if len(a.plugs) > MAX_ALTERNATIVES:
@@ -96,12 +101,17 @@ def snapcraft(advice: list[Advice], snap: str, known: Knowledge) -> str:
     ]
     by_name = {iface.name: iface for a in advice for iface, _ in a.plugs}
     for name, calls in chosen_plugs(advice).items():
-        how = "connects automatically" if by_name[name].auto_connect else f"snap connect {snap}:{name}"
+        how = _how(by_name[name], snap)
         out += [f"  # {', '.join(calls)} ({how})", f"  - {name}"]
     for a in advice:
-        if a.plugs and all(rule for _, rule in a.plugs):
-            some = ", ".join(f"{iface.name} ({rule})" for iface, rule in a.plugs[:MAX_ALTERNATIVES])
-            out.append(f"# {a.call.name}: arguments unknown; allowed only for some by: {some}; --args tells which")
+        if not a.plugs or any(rule == "" and not iface.store_only for iface, rule in a.plugs):
+            continue  # picked above
+        some = [f"{iface.name} ({rule})" for iface, rule in a.plugs if rule and not iface.store_only]
+        store = [iface.name for iface, rule in a.plugs if iface.store_only]
+        parts = [f"allowed only for some arguments by: {', '.join(some[:MAX_ALTERNATIVES])}"] if some else []
+        parts += [f"by interfaces a store assertion must allow: {', '.join(store)}"] if store else []
+        unknown = "arguments unknown (--args tells which); " if some and not a.call.args else ""
+        out.append(f"# {a.call.name}: {unknown}{'; '.join(parts)}")
     denied = [a for a in advice if a.denied_by_template]
     for a in denied:
         out.append(

@@ -111,7 +111,9 @@ def test_snapcraft_fragment_plugs_one_interface_per_call() -> None:
     text = snapcraft(advice, "demo", knowledge())
     assert "  # sched_setattr, setpriority (snap connect demo:process-control)\n  - process-control\n" in text
     assert "  # bind (connects automatically)\n  - network-bind\n" in text
-    assert "# ptrace: no snapd interface allows it" in text and "# ioctl: denied by snapd's base template" in text
+    (ptrace,) = [line for line in text.splitlines() if line.startswith("# ptrace: ")]
+    assert ptrace.endswith("by interfaces a store assertion must allow: docker-support")
+    assert "# ioctl: denied by snapd's base template" in text
     assert "= Seccomp =\nSyscall: sched_setattr" in blocks(advice, "demo", knowledge())
 
 
@@ -133,3 +135,11 @@ def test_suggest_snap_on_a_devmode_log() -> None:
 def test_snapcraft_format_needs_a_snap() -> None:
     done = _learn("suggest", DEVMODE, "--format", "snapcraft")
     assert done.returncode == 2 and "--snap NAME" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_rules_a_plug_attribute_adds_are_named() -> None:
+    """browser-support adds user namespaces only with allow-sandbox: true (snapd builds that snippet)."""
+    (advice,) = advise([Call("x86_64", "unshare", 1)])
+    rules = {iface.name: rule for iface, rule in advice.plugs}
+    assert rules["browser-support"] == "with plug attribute allow-sandbox: true"
+    assert rules["userns"] == ""
