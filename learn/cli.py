@@ -362,6 +362,8 @@ def suggest(
     )  # fmt: skip
     if selection.since is not None and selection.until is not None and selection.since > selection.until:
         _fail(f"--since {since} is after --until {until}: no record can match", "swap them")
+    if follow and (output is not None or report_json is not None or fmt is not SuggestFormat.OCI):
+        _fail("--follow writes no profile, fragment or report", "leave out -o, --format and --report-json")
     if follow:
         _follow(logs, selection, snap, input_format, decode_options(arch, timezone, strict_origin), quiet)
         return

@@ -84,3 +84,11 @@ def test_follow_reads_one_log() -> None:
         capture_output=True, text=True, cwd=ROOT, check=False,
     )  # fmt: skip
     assert done.returncode == 2 and "--follow reads one log" in done.stderr
+
+
+def test_follow_writes_no_profile() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "learn", "suggest", "--follow", "-o", "x.json", str(DEVMODE)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--follow writes no profile" in done.stderr

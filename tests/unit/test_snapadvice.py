@@ -143,3 +143,17 @@ def test_rules_a_plug_attribute_adds_are_named() -> None:
     rules = {iface.name: rule for iface, rule in advice.plugs}
     assert rules["browser-support"] == "with plug attribute allow-sandbox: true"
     assert rules["userns"] == ""
+
+
+def test_arguments_from_syscall_records_reach_the_advice() -> None:
+    """`--args`: the real capture's socket(AF_UNIX)/socket(AF_INET) and ioctl(TCGETS) are the template's."""
+    from learn.model import Action
+    from learn.pipeline import learn_from_logs
+    from learn.select import Selection
+    from learn.snapreport import calls_from
+
+    log = SAMPLE_LOGS / "auditd-args" / "argcalls.audit.log"
+    findings = learn_from_logs([str(log)], Selection(actions=frozenset(Action)), args=True)
+    by_name = {a.call.name: a for a in advise(calls_from(findings))}
+    assert [args[:3] for args in by_name["socket"].call.args] == [(1, 1, 0), (2, 2, 0)]
+    assert by_name["socket"].template_allows and by_name["ioctl"].template_allows
