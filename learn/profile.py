@@ -324,13 +324,22 @@ def merge(*profiles: Profile, default: Verdict | None = None) -> Profile:
         for arch, names in p.allowed.items():
             allowed.setdefault(arch, set()).update(names)
     every = tuple(sorted(allowed))
-    rules: dict[Rule, None] = {}
+    # One rule on the union of the arches the inputs give it: R on {x86} and R on {x86_64} is R on both.
+    rule_arches: dict[Rule, set[str]] = {}
     for p in profiles:
         for rule in p.rules:
-            arches = p.arches if rule.arches is None else rule.arches
-            if rule.action is Action.ALLOW and all(n in allowed[a] for a in arches for n in rule.names):
-                continue  # a name-only allow on either side wins over argument rules: this one adds nothing
-            rules.setdefault(replace(rule, arches=None if tuple(sorted(arches)) == every else arches))
+            rule_arches.setdefault(replace(rule, arches=None), set()).update(
+                p.arches if rule.arches is None else rule.arches
+            )
+    rules: dict[Rule, None] = {}
+    for rule, arches in rule_arches.items():
+        if rule.action is Action.ALLOW:
+            # A name-only allow on either side wins over argument rules: where every name of an
+            # ALLOW rule is allowed unconditionally, the rule adds nothing there.
+            arches = {a for a in arches if not all(n in allowed[a] for n in rule.names)}
+            if not arches:
+                continue
+        rules[replace(rule, arches=None if tuple(sorted(arches)) == every else tuple(sorted(arches)))] = None
     return Profile(
         {arch: tuple(sorted(names)) for arch, names in sorted(allowed.items())},
         default.action,

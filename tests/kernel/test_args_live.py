@@ -99,3 +99,21 @@ def test_check_args_complain_names_each_call_with_its_arguments(programs: dict[s
         assert f"{call} {verb} " in checked.stderr and exe in checked.stderr, (call, checked.stderr)
     assert "socket(AF_UNIX" not in checked.stderr
     assert not _our_rules()
+
+
+def test_an_incremental_pass_unites_the_values(programs: dict[str, Path], tmp_path: Path) -> None:
+    """--profile BASE --args: the base's values stay, the new run's are added."""
+    from learn.formats import load_profile
+    from learn.model import Action
+
+    first = learn_run([str(programs["argcalls"])], tmp_path / "first", "--args")
+    assert first.status == 0, first.stderr
+    second = learn_run([str(programs["argcalls"]), "probe"], tmp_path / "second", "--args", "--profile",
+                       str(first.output))  # fmt: skip
+    assert second.status == 0, second.stderr
+    united = load_profile(str(second.output)).profile
+    for family, kind in ((1, 1), (2, 2), (17, 3), (16, 3)):  # AF_UNIX, AF_INET (base); AF_PACKET, AF_NETLINK (new)
+        assert united.decide("x86_64", "socket", (family, kind, 9)).action is Action.ALLOW, family
+    assert united.decide("x86_64", "socket", (40, 1, 0)).action is Action.ERRNO  # AF_VSOCK: never made
+    assert united.decide("x86_64", "ioctl", (0, 0x5401)).action is Action.ALLOW
+    assert not _our_rules()

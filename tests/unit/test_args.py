@@ -243,3 +243,15 @@ def test_systemd_falls_back_to_names() -> None:
     assert "allowed by name: clone clone3 ioctl mmap mprotect prctl socket" in result.stderr
     allowed = " ".join(line for line in result.stdout.splitlines() if line.startswith("SystemCallFilter="))
     assert " socket" in allowed and " clone3" in allowed
+
+
+def test_cli_merge_of_two_args_profiles(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert learn("suggest", "-q", "--args", LOG64, "-o", a).returncode == 0
+    assert learn("suggest", "-q", "--args", LOG32, "-o", b).returncode == 0
+    merged = learn("merge", a, b, "-f", "snapd")
+    assert merged.returncode == 0, merged.stderr
+    assert merged.stdout.count("socket AF_UNIX") == 1 and "prctl PR_SET_NAME" in merged.stdout
+    names = learn("merge", a, tmp_path / "names.json")
+    assert names.returncode == 2  # a missing file is a usage error, not a traceback
+    assert "Traceback" not in names.stderr
