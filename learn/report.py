@@ -190,7 +190,7 @@ def code_paths(findings: Findings, context: Context) -> list[dict[str, str]]:
         out.append({
             "kind": "killed-by-signal",
             "message": f"the target ended by {name} (status {run.status}): the paths of a normal exit were not "
-            "learned",
+            "walked in this run",
         })  # fmt: skip
     if run is not None and run.interrupted is not None:
         out.append({"kind": "interrupted", "message": f"learning was interrupted: {run.interrupted}"})
