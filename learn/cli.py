@@ -525,8 +525,6 @@ def run(
             "container inside the runtime (README: Containers)",
             markup=False,
         )
-    if args and oci_bundle:
-        _fail("--args with --oci-bundle is not supported yet", "learn the container's program with learn run --args")
     request = RunRequest(command or [], source, base, user, group, oci_runtime, oci_bundle, save_log, args)
     with signal_policy():  # once the target has exited, a signal must not lose what was learned
         result, findings = learn_run(request)

@@ -46,7 +46,7 @@ def learn_run(request: RunRequest) -> tuple[Supervised, Findings]:
     tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG})), live=True, args=request.args)
     with launch.signal_policy(), _saved_log(request.save_log) as log:  # signals: until the result is built
         if request.bundle is not None:
-            with oci.learning_bundle(request.bundle, base) as bundle:
+            with oci.learning_bundle(request.bundle, base, args=request.args) as bundle:
                 argv = [request.oci_runtime or "runc", "run", "--bundle", bundle, f"learn-{os.getpid()}"]
                 run = supervise(
                     argv, lambda: None, tally.item, request.source, creds, log.write if log else None, args=request.args

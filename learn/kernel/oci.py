@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Iterator
 
 from learn.arch import host_abis, oci_arch
+from learn.argrules import CLONE3, ENOSYS
 from learn.errors import InputError
 from learn.profile import Profile
 
@@ -30,8 +31,11 @@ GO_RUNTIME_ASYNC = ("futex", "rt_sigreturn")
 
 
 @contextlib.contextmanager
-def learning_bundle(bundle: str, base: Profile) -> Iterator[str]:
-    """A temporary bundle: the same rootfs and process, with a LOG seccomp default."""
+def learning_bundle(bundle: str, base: Profile, *, args: bool = False) -> Iterator[str]:
+    """A temporary bundle: the same rootfs and process, with a LOG seccomp default.
+
+    args (--args): clone3 gets ENOSYS, as under the learned profile, so libc's fallback clone
+    and its flags are what gets learned (learn.kernel.clone3)."""
     config_path = os.path.join(bundle, "config.json")
     try:
         with open(config_path) as f:
@@ -41,8 +45,13 @@ def learning_bundle(bundle: str, base: Profile) -> Iterator[str]:
     root = config.setdefault("root", {})
     root["path"] = os.path.abspath(os.path.join(bundle, root.get("path", "rootfs")))
     seccomp: dict[str, object] = {"defaultAction": "SCMP_ACT_LOG", "architectures": [oci_arch(a) for a in host_abis()]}
+    rules: list[dict[str, object]] = []
     if base.names():
-        seccomp["syscalls"] = [{"names": list(base.names()), "action": "SCMP_ACT_ALLOW"}]
+        rules.append({"names": list(base.names()), "action": "SCMP_ACT_ALLOW"})
+    if args:
+        rules.append({"names": [CLONE3], "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS})
+    if rules:
+        seccomp["syscalls"] = rules
     config.setdefault("linux", {})["seccomp"] = seccomp
     with tempfile.TemporaryDirectory(prefix="learn-bundle-") as tmp:
         with open(os.path.join(tmp, "config.json"), "w") as f:

@@ -255,3 +255,14 @@ def test_cli_merge_of_two_args_profiles(tmp_path: Path) -> None:
     names = learn("merge", a, tmp_path / "names.json")
     assert names.returncode == 2  # a missing file is a usage error, not a traceback
     assert "Traceback" not in names.stderr
+
+
+def test_the_learning_bundle_gives_clone3_enosys_with_args(tmp_path: Path) -> None:
+    from learn.kernel.oci import learning_bundle
+
+    (tmp_path / "config.json").write_text(json.dumps({"process": {"args": ["/x"]}, "root": {"path": "rootfs"}}))
+    with learning_bundle(str(tmp_path), Profile({}), args=True) as copy:
+        rules = json.loads((Path(copy) / "config.json").read_text())["linux"]["seccomp"]["syscalls"]
+    assert rules == [{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
+    with learning_bundle(str(tmp_path), Profile({})) as copy:
+        assert "syscalls" not in json.loads((Path(copy) / "config.json").read_text())["linux"]["seccomp"]
