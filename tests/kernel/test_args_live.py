@@ -6,7 +6,10 @@ give EPERM to the risky values it never used, on x86_64 and on an i386 (-m32) bu
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -117,3 +120,40 @@ def test_an_incremental_pass_unites_the_values(programs: dict[str, Path], tmp_pa
     assert united.decide("x86_64", "socket", (40, 1, 0)).action is Action.ERRNO  # AF_VSOCK: never made
     assert united.decide("x86_64", "ioctl", (0, 0x5401)).action is Action.ALLOW
     assert not _our_rules()
+
+
+def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_rules_go_on_a_signal_and_after_a_killed_learn(how: int, tmp_path: Path) -> None:
+    """SIGTERM: learn passes it on, the target dies, the rules go. SIGKILL: they stay, and the
+    next --args run removes them (their key names a learn that is gone)."""
+    enabled_before = features.audit_status().enabled
+    learn = subprocess.Popen(
+        [*learn_argv(), "run", "--args", "-q", "-o", str(tmp_path / "p.json"), "--", "sleep", "30"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_for(lambda: bool(_our_rules()), "learn's audit rules")
+        learn.send_signal(how)
+        learn.wait(timeout=30)
+        if how == signal.SIGKILL:
+            os.killpg(learn.pid, signal.SIGKILL)  # the target dies with learn (PDEATHSIG); be sure
+            assert _our_rules(), "a learn killed outright cannot remove its rules"
+            again = learn_run(["/bin/true"], tmp_path / "again", "--args")
+            assert again.status == 0, again.stderr
+        assert not _our_rules()
+    finally:
+        if learn.poll() is None:
+            os.killpg(learn.pid, signal.SIGKILL)
+            learn.wait()
+        auditrules.remove_stale()
+        if features.audit_status().enabled != enabled_before:
+            auditrules.set_enabled(enabled_before)  # what the killed learn had turned on
