@@ -14,7 +14,7 @@ from learn.errors import ProfileError
 from learn.kernel.multiplexers import MULTIPLEXED, MULTIPLEXED_ARCHES
 from learn.lowering import overlapping
 from learn.model import Action
-from learn.profile import Op, Profile, Verdict, rank
+from learn.profile import Op, Profile, Rule, Verdict, rank
 from learn.syscalls import exists
 
 ACTION_NAMES = {
@@ -163,9 +163,19 @@ def per_arch_notes(profile: Profile, notes: Notes, fmt: str) -> None:
     sets = {frozenset(names) for names in profile.allowed.values()}
     if len(sets) > 1:
         notes.add(f"{fmt} has no per-arch rules: every name allowed on some arch is allowed on all")
+    pinned: dict[tuple[str, ...], list[Rule]] = {}
     for rule in profile.rules:
         if rule.arches is not None and set(rule.arches) != set(profile.arches):
-            notes.add(f"{fmt} has no per-arch rules: '{rule.describe()}' (for {' '.join(rule.arches)}) applies to all")
+            pinned.setdefault(rule.arches, []).append(rule)
+    for arches, rules in pinned.items():
+        if len(rules) == 1:
+            notes.add(f"{fmt} has no per-arch rules: '{rules[0].describe()}' (for {' '.join(arches)}) applies to all")
+        else:  # learned argument rules come per arch, many at once: one line says it
+            names = sorted({n for r in rules for n in r.names})
+            notes.add(
+                f"{fmt} has no per-arch rules: {len(rules)} rules for {' '.join(arches)} apply to all arches "
+                f"({' '.join(names)})"
+            )
 
 
 def multiplexer_notes(profile: Profile, notes: Notes, fmt: str) -> None:
