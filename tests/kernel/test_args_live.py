@@ -157,3 +157,16 @@ def test_rules_go_on_a_signal_and_after_a_killed_learn(how: int, tmp_path: Path)
         auditrules.remove_stale()
         if features.audit_status().enabled != enabled_before:
             auditrules.set_enabled(enabled_before)  # what the killed learn had turned on
+
+
+def test_the_saved_log_relearns_the_same_argument_rules(programs: dict[str, Path], tmp_path: Path) -> None:
+    """--save-log keeps the SYSCALL records too: suggest --args on it gives the run's profile."""
+    learned = learn_run([str(programs["argcalls"])], tmp_path, "--args")
+    assert learned.status == 0 and learned.log is not None, learned.stderr
+    assert "type=SYSCALL " in learned.log.read_text()
+    again = tmp_path / "again.json"
+    suggested = subprocess.run([*learn_argv(), "suggest", "-q", "--args", str(learned.log), "-o", str(again)],
+                               capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert suggested.returncode == 0, suggested.stderr
+    diff = subprocess.run([*learn_argv(), "diff", str(learned.output), str(again)], capture_output=True, text=True)
+    assert diff.returncode == 0 and "no differences" in diff.stdout, diff.stdout + diff.stderr

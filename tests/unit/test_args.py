@@ -266,3 +266,10 @@ def test_the_learning_bundle_gives_clone3_enosys_with_args(tmp_path: Path) -> No
     assert rules == [{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
     with learning_bundle(str(tmp_path), Profile({})) as copy:
         assert "syscalls" not in json.loads((Path(copy) / "config.json").read_text())["linux"]["seccomp"]
+
+
+def test_formats_without_per_arch_rules_say_it_once_for_learned_rules() -> None:
+    result = learn("suggest", "-q", "--args", LOG32)
+    assert result.returncode == 0, result.stderr
+    assert "rules for x86 apply to all arches (clone clone3 ioctl mmap2 mprotect prctl socket)" in result.stderr
+    assert "'socket: allow if" not in result.stderr
