@@ -187,6 +187,14 @@ Deny = Annotated[
     list[str] | None,
     typer.Option("--deny", metavar="SYSCALL", help="Leave this syscall out of the profile (repeatable), with a note."),
 ]
+UntilExit = Annotated[
+    bool,
+    typer.Option(
+        "--until-exit",
+        metavar=FLAG,
+        help="Stop at the program's exit, not at its last descendant's; list what is still running.",
+    ),
+]
 ReportJson = Annotated[
     str | None,
     typer.Option(
@@ -501,6 +509,7 @@ def run(
     no_baseline: NoBaseline = False,
     deny: Deny = None,
     report_json: ReportJson = None,
+    until_exit: UntilExit = False,
 ) -> None:
     """Run a program in complain mode (SECCOMP_RET_LOG) and learn its profile from the kernel's records."""
     from learn.finish import check_denied, finish
@@ -525,7 +534,7 @@ def run(
             "container inside the runtime (README: Containers)",
             markup=False,
         )
-    request = RunRequest(command or [], source, base, user, group, oci_runtime, oci_bundle, save_log, args)
+    request = RunRequest(command or [], source, base, user, group, oci_runtime, oci_bundle, save_log, args, until_exit)
     with signal_policy():  # once the target has exited, a signal must not lose what was learned
         result, findings = learn_run(request)
         log_failure = result.save_log_failure  # --save-log is streamed during the run
@@ -541,6 +550,7 @@ def run(
         finished = finish(
             build_run_profile(result, findings, base, in_oci_runtime=oci_bundle is not None),
             baseline=not no_baseline, deny=deny or (),
+            still_running=[f"{p['pid']} ({p['comm']})" for p in result.still_running],
         )  # fmt: skip
         learned = finished.profile
         text = _render(learned, fmt)
@@ -706,6 +716,7 @@ def check(
     profile_format: ProfileFmt = None,
     report_json: ReportJson = None,
     args: LearnArgs = False,
+    until_exit: UntilExit = False,
 ) -> None:
     """Run a program under a profile and report every syscall the profile denied."""
     from learn.enforce import check as run_check
@@ -722,8 +733,9 @@ def check(
     with launch.signal_policy():  # once the target has exited, a signal must not lose the report
         creds = launch.resolve_user(user, group)
         result = run_check(
-            command, installer, complain=complain, source=source, creds=creds, args=args, profile=checked
-        )
+            command, installer, complain=complain, source=source, creds=creds, args=args, profile=checked,
+            until_exit=until_exit,
+        )  # fmt: skip
         denied = result.denied
         if result.clone3_enosys:
             err.print(f"learn: note: clone3 got ENOSYS {result.clone3_enosys}× as the profile says (libc then calls "

@@ -88,6 +88,7 @@ def check(
     creds: launch.Credentials | None = None,
     args: bool = False,
     profile: Profile | None = None,
+    until_exit: bool = False,
 ) -> CheckResult:
     """args: audit rules for the session give the denied calls' arguments (learn.kernel.auditrules).
     profile: the checked profile, to tell its clone3 ENOSYS answer from denials (records say
@@ -106,5 +107,5 @@ def check(
             return
         tally.item(one)
 
-    run = supervise(argv, installer.install, item, source, creds, args=args)
+    run = supervise(argv, installer.install, item, source, creds, args=args, follow_tree=not until_exit)
     return CheckResult(run, tally.finish(), fallbacks)

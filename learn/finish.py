@@ -29,8 +29,16 @@ def check_denied(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def finish(profile: Profile, *, baseline: bool = True, deny: Sequence[str] = ()) -> Finished:
+def finish(
+    profile: Profile, *, baseline: bool = True, deny: Sequence[str] = (), still_running: Sequence[str] = ()
+) -> Finished:
     notes: list[str] = []
+    if still_running:
+        line = (
+            f"POSSIBLY INCOMPLETE: processes still running when learning stopped (--until-exit): "
+            f"{', '.join(still_running)}; what they did afterwards is not in the profile"
+        )
+        profile = replace(profile, provenance=(*profile.provenance, line))
     added: dict[str, tuple[str, ...]] = {}
     if baseline:
         profile, added = with_baseline(profile)

@@ -37,6 +37,7 @@ class RunRequest:
     bundle: str | None = None
     save_log: str | None = None  # where the target's records go, as audit.log lines
     args: bool = False  # learn argument values too (audit rules for the session, learn.kernel.auditrules)
+    until_exit: bool = False  # stop at the target's exit, not at its tree's last process
 
 
 def learn_run(request: RunRequest) -> tuple[Supervised, Findings]:
@@ -49,15 +50,19 @@ def learn_run(request: RunRequest) -> tuple[Supervised, Findings]:
             with oci.learning_bundle(request.bundle, base, args=request.args) as bundle:
                 argv = [request.oci_runtime or "runc", "run", "--bundle", bundle, f"learn-{os.getpid()}"]
                 run = supervise(
-                    argv, lambda: None, tally.item, request.source, creds, log.write if log else None, args=request.args
-                )
+                    argv, lambda: None, tally.item, request.source, creds, log.write if log else None,
+                    args=request.args, follow_tree=not request.until_exit,
+                )  # fmt: skip
         else:
             built = build_filter(base, mode=Mode.COMPLAIN if request.base else Mode.LEARN, arches=host_abis())
             installer = lambda: install(built)  # noqa: E731
             if request.args:
                 installer = clone3.stacked(host_abis(), installer)
             keep = log.write if log else None
-            run = supervise(request.argv, installer, tally.item, request.source, creds, keep, args=request.args)
+            run = supervise(
+                request.argv, installer, tally.item, request.source, creds, keep, args=request.args,
+                follow_tree=not request.until_exit,
+            )  # fmt: skip
         findings = tally.finish()
     run.save_log_failure = log.failure if log else None
     return run, findings

@@ -16,10 +16,10 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from learn.errors import KernelError
-from learn.kernel import auditrules, features, launch
+from learn.kernel import auditrules, features, launch, tree
 from learn.kernel.backlog import raised_backlog_limit
 from learn.kernel.sources import LossReport, SpoolingSource, choose_source
 from learn.model import Item, SeccompEvent
@@ -63,6 +63,8 @@ class Supervised:
     events: int = 0  # the target's
     interrupted: Interruption | None = None
     save_log_failure: str | None = None  # --save-log could not be written (learn run)
+    # Processes of the target's session still running when learning stopped (--until-exit).
+    still_running: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def lost(self) -> int:
@@ -82,12 +84,16 @@ def supervise(
     keep_line: Callable[[str], None] | None = None,
     *,
     args: bool = False,
+    follow_tree: bool = True,
 ) -> Supervised:
     """Run argv; hand every event of its session, and every problem, to on_item.
 
     keep_line, if given, receives the audit.log line of each of the target's events (--save-log).
     args: audit rules for the target's session make the kernel write the a0..a3 of the argument
     table's syscalls (learn.kernel.auditrules); events come joined with them.
+    follow_tree: collect until the last process of the target's audit session has exited (learn
+    is a child subreaper meanwhile, so double-forked daemons stay its descendants); else stop at
+    the target's exit and list what was still running (Supervised.still_running).
     """
     features.require([c for c in features.run_checks() if c.name != "flag-log"])
     with (
@@ -95,8 +101,11 @@ def supervise(
         raised_backlog_limit(BACKLOG_LIMIT),
         _started(choose_source(source)) as live,
     ):
+        left: list[tree.Process] = []
         try:
             with _argument_rules(args) as handshake:
+                if follow_tree:
+                    tree.become_subreaper()
                 try:
                     target = launch.start(argv, handshake.wrap(install) if handshake else install, creds)
                 except KernelError:
@@ -104,12 +113,18 @@ def supervise(
                         raise handshake.error from None
                     raise
                 signals.running(target.pid)
+                if follow_tree and target.session != launch.UNSET_LOGINUID:
+                    signals.follow(target.session)
                 status = launch.wait(target.pid, signals)
+                if target.session != launch.UNSET_LOGINUID:
+                    left = tree.wait_for_session(target.session) if follow_tree else tree.members(target.session)
+                if follow_tree:
+                    signals.tree_exited()
         finally:
             live.finish_collecting()
         signals.finishing = lambda: f"decoding the {live.collected} records collected"
         signals.stopping = lambda: f"writing what was learned from {live.decoded_records} of {live.collected} records"
-        run = Supervised(argv, status, live.name, target.session)
+        run = Supervised(argv, status, live.name, target.session, still_running=[p.as_dict() for p in left])
         _decode(run, live, target.pid, signals, on_item, keep_line, args=args)
     return run
 

@@ -180,6 +180,10 @@ class SignalPolicy:
     def __init__(self) -> None:
         self.pid: int | None = None
         self.exited = False
+        # While learn follows the target's tree (its audit session) past the target's exit,
+        # signals go to every process left in it.
+        self.tree: int | None = None
+        self.target_gone = False
         self.received: list[int] = []
         self.finishing: Callable[[], str] = lambda: "collecting its last records"
         self.stopping: Callable[[], str] = lambda: "writing what was learned so far"
@@ -198,11 +202,25 @@ class SignalPolicy:
         if self._installed and _in_foreground():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
+    def follow(self, session: int) -> None:
+        """Once the target has exited, pass signals on to what is left of its audit session."""
+        self.tree = session
+
     def target_exited(self) -> None:
         """Called once the target is dead but not yet reaped, so its pid cannot be reused meanwhile."""
+        if self.tree is not None and not self.target_gone:
+            self.target_gone = True  # its tree may live on: signals go there until tree_exited()
+            if self._installed:  # a daemon left the terminal's group: Ctrl-C reaches it through learn
+                signal.signal(signal.SIGINT, self._handle)
+            return
         self.exited = True
         if self._installed:
             signal.signal(signal.SIGINT, self._handle)
+
+    def tree_exited(self) -> None:
+        """The last process of the followed session is gone: learn is only decoding now."""
+        self.tree = None
+        self.target_exited()
 
     def _handle(self, signum: int, _frame: object) -> None:
         if self.pid is None:
@@ -210,9 +228,18 @@ class SignalPolicy:
                 raise SystemExit(128 + signum)
             return
         if not self.exited:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signum)
-            return
+            if self.target_gone and self.tree is not None:
+                from learn.kernel.tree import signal_members  # not at import: tree reads /proc
+
+                # The terminal's own Ctrl-C already reached the tree's processes in its foreground group.
+                foreground = _foreground_group() if signum == signal.SIGINT else None
+                if signal_members(self.tree, signum, skip_group=foreground):
+                    return
+                # The tree has just ended (learn has not noticed yet): the signal is for learn.
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signum)
+                return
         if signum not in STOPPING:
             return
         self.received.append(signum)
@@ -272,6 +299,13 @@ def wait(pid: int, policy: SignalPolicy | None = None) -> int:
 def _say(text: str) -> None:
     with contextlib.suppress(OSError):  # stderr may be a closed terminal (SIGHUP)
         os.write(2, (text + "\n").encode())
+
+
+def _foreground_group() -> int | None:
+    try:
+        return os.tcgetpgrp(0)
+    except OSError:
+        return None
 
 
 def _in_foreground() -> bool:
