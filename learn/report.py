@@ -74,7 +74,7 @@ def build(findings: Findings, context: Context) -> dict[str, Any]:
             "lost": findings.lost + (context.run.lost if context.run else 0),
             "loss_reported": findings.loss_reported or bool(context.run and context.run.lost),
         },
-        "runs": [_run(run) for run in coverage.runs],
+        "runs": [_run(run, context) for run in coverage.runs],
         "syscalls": _syscalls(coverage, findings),
         "seen_in_one_run": [{"arch": a, "syscall": s, "run": r} for a, s, r in coverage.rare()],
         "code_paths": code_paths(findings, context),
@@ -109,10 +109,11 @@ def _profile(context: Context) -> dict[str, Any]:
     }
 
 
-def _run(run: Any) -> dict[str, Any]:
+def _run(run: Any, context: Context) -> dict[str, Any]:
     late = run.late()
     return {
-        "name": run.name,
+        # a live run is named by its program (its records carry the source name `run`)
+        "name": context.run.argv[0] if context.run is not None and context.run.argv else run.name,
         "records": run.records,
         "distinct": len(run.seen),
         "first_time": run.first_time,
@@ -221,7 +222,7 @@ def readable(report: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
     runs = report["runs"]
     share = f"{LATE_SHARE:.0%}"
-    for run in runs:
+    for run in runs if report["command"] != "check" else ():  # check's records are its denials
         if not run["records"]:
             lines.append(f"run {run['name']}: no records selected (none, or only duplicates of other runs)")
             continue

@@ -35,6 +35,7 @@ def test_run_report_says_what_changed_code_paths(programs: dict[str, Path], tmp_
     )
     assert "code paths: the target ended by SIGTERM" in run.stderr
     [only] = report["runs"]
+    assert only["name"] == str(programs["killed"]) and f"run {programs['killed']}: " in run.stderr
     assert only["records"] == report["records"]["selected"] == sum(s["count"] for s in report["syscalls"])
     assert {"kill", "getpid"} <= {s["syscall"] for s in report["syscalls"]}
     assert report["profile"]["output"] == str(run.output)
@@ -57,3 +58,4 @@ def test_check_report_lists_the_denied_calls(programs: dict[str, Path], tmp_path
     assert errors(report, SCHEMA) == []
     assert report["command"] == "check" and [s["syscall"] for s in report["syscalls"]] == ["uname"]
     assert report["profile"]["output"] == str(narrowed)
+    assert "\nrun " not in done.stderr  # check's records are denials: no discovery curve is said
