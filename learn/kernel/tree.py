@@ -21,6 +21,7 @@ from learn.errors import KernelError
 
 PR_SET_CHILD_SUBREAPER = 36
 POLL_SECONDS = 0.05
+UNSET_SESSION = 4294967295  # (u32)-1: every process that never set a loginuid has it
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,20 @@ def _stat(pid: int) -> tuple[str, str, int] | None:
     return head.partition("(")[2], fields[0], int(fields[1])
 
 
+def _own_session() -> int | None:
+    text = _read("/proc/self/sessionid")
+    return int(text) if text and text.strip().isdigit() else None
+
+
 def members(session: int) -> list[Process]:
     """The live (not zombie) processes of the audit session; zombies that are learn's own
-    children are reaped on the way."""
+    children are reaped on the way.
+
+    The unset session and learn's own are refused: they hold processes that are none of the
+    target's (with audit sessions unset, that is nearly every process of the host), and
+    signal_members() must never reach them."""
+    if session == UNSET_SESSION or session == _own_session():
+        raise ValueError(f"audit session {session} is not a target's own: refusing to treat it as its tree")
     out = []
     me = os.getpid()
     for entry in os.listdir("/proc"):

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from learn.kernel import tree
+from learn.kernel import launch, tree
 from tests.kernel.conftest import learn_run, strace_names
 from tests.kernel.test_run import assert_same_as_strace, events
 
@@ -48,7 +51,45 @@ def test_until_exit_stops_at_the_started_process_and_lists_the_rest(tmp_path: Pa
     assert "# POSSIBLY INCOMPLETE: processes still running when learning stopped" in run.text()
 
 
-def test_members_reads_the_session_of_this_process() -> None:
-    mine = int(Path("/proc/self/sessionid").read_text())
-    pids = {p.pid for p in tree.members(mine)}
-    assert os.getpid() in pids
+NO_SUCH_SESSION = 4294967294  # no process has it: a tree that has ended
+
+
+def test_the_unset_and_learns_own_session_are_never_a_tree() -> None:
+    """With audit sessions unset, the unset session is nearly every process of the host."""
+    with pytest.raises(ValueError, match="not a target's own"):
+        tree.members(tree.UNSET_SESSION)
+    with pytest.raises(ValueError, match="not a target's own"):
+        tree.members(int(Path("/proc/self/sessionid").read_text()))
+
+
+def test_a_signal_after_the_tree_ended_is_for_learn() -> None:
+    """The race a lifecycle test once lost: the first of two signals went to an empty tree."""
+    policy = launch.SignalPolicy()
+    policy.running(12345)
+    policy.follow(NO_SUCH_SESSION)
+    policy.target_exited()
+    assert policy.target_gone and not policy.exited
+    policy._handle(signal.SIGTERM, None)
+    assert policy.received == [signal.SIGTERM]
+
+
+def test_a_signal_while_the_tree_lives_goes_to_its_processes() -> None:
+    # A process in an audit session of its own, as learn's target is (root writes its loginuid).
+    child = subprocess.Popen(["/bin/sh", "-c", "echo 0 > /proc/self/loginuid && exec sleep 30"])
+    try:
+        own = Path("/proc/self/sessionid").read_text()
+        deadline = time.monotonic() + 10
+        while (session := Path(f"/proc/{child.pid}/sessionid").read_text()) == own:
+            assert time.monotonic() < deadline, "the child did not get a session of its own"
+            time.sleep(0.01)
+        assert [p.pid for p in tree.members(int(session))] == [child.pid]
+        policy = launch.SignalPolicy()
+        policy.running(12345)
+        policy.follow(int(session))
+        policy.target_exited()
+        policy._handle(signal.SIGUSR1, None)
+        assert child.wait(timeout=10) == -signal.SIGUSR1
+        assert policy.received == []
+    finally:
+        child.kill()
+        child.wait()
