@@ -741,6 +741,10 @@ def check(
             err.print(f"learn: note: clone3 got ENOSYS {result.clone3_enosys}× as the profile says (libc then calls "
                       "clone, whose flags the argument rules check): not counted as denials")  # fmt: skip
         what = "would be denied (complain mode)" if complain else "denied"
+        usage = denied.arg_usage
+        if usage is not None and not complain and any(None in keys for keys in usage.seen.values()):
+            err.print("learn: note: the kernel writes no SYSCALL record for a call the filter denies, so denied "
+                      "calls show no arguments; check --args --complain runs them and shows them")  # fmt: skip
         denied.sources = [f"a run of {command[0]} (audit session {result.run.session})"]
         status = result.run.status
         so_far = " in the records decoded" if result.run.interrupted else ""

@@ -26,10 +26,11 @@ import contextlib
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
+from typing import TypeGuard
 
 from learn.arch import arch_from_audit
 from learn.argrules import ROWS_BY_SYSCALL
-from learn.model import Item, SeccompEvent
+from learn.model import Action, Item, SeccompEvent
 
 WINDOW = 4096  # records an event waits for its SYSCALL record
 
@@ -90,7 +91,7 @@ class SyscallJoin:
         for item in items:
             entry = _Waiting(self.records, item)
             self._queue.append(entry)
-            if isinstance(item, SeccompEvent) and item.syscall in ROWS_BY_SYSCALL:
+            if _waits(item):
                 self._waiting.setdefault((item.node, item.pid, item.arch, item.nr), deque()).append(entry)
             yield from self._ready(final=False)
         yield from self._ready(final=True)
@@ -103,12 +104,7 @@ class SyscallJoin:
             if first.args is not None:
                 assert isinstance(item, SeccompEvent)
                 item = item._replace(args=first.args)
-            elif (
-                not final
-                and isinstance(item, SeccompEvent)
-                and item.syscall in ROWS_BY_SYSCALL
-                and self.records - first.queued_at <= self.window
-            ):
+            elif not final and _waits(item) and self.records - first.queued_at <= self.window:
                 return
             queue.popleft()
             self._forget(first)
@@ -116,7 +112,7 @@ class SyscallJoin:
 
     def _forget(self, entry: _Waiting) -> None:
         item = entry.item
-        if isinstance(item, SeccompEvent) and entry.args is None and item.syscall in ROWS_BY_SYSCALL:
+        if entry.args is None and _waits(item):
             key = (item.node, item.pid, item.arch, item.nr)
             waiting = self._waiting.get(key)
             if waiting is not None:
@@ -124,3 +120,11 @@ class SyscallJoin:
                     waiting.remove(entry)
                 if not waiting:
                     del self._waiting[key]
+
+
+def _waits(item: Item) -> TypeGuard[SeccompEvent]:
+    """Does a SYSCALL record follow this event? Only a call the filter let run (LOG) returns
+    through audit's syscall exit: a denied one (ERRNO, TRAP, KILL) is rejected before audit's
+    syscall entry and gets none, and pairing it with a later call's record would give it that
+    call's values (measured: check's denied ioctl(TIOCSTI) took the next allowed ioctl's)."""
+    return type(item) is SeccompEvent and item.action is Action.LOG and item.syscall in ROWS_BY_SYSCALL

@@ -273,3 +273,17 @@ def test_formats_without_per_arch_rules_say_it_once_for_learned_rules() -> None:
     assert result.returncode == 0, result.stderr
     assert "rules for x86 apply to all arches (clone clone3 ioctl mmap2 mprotect prctl socket)" in result.stderr
     assert "'socket: allow if" not in result.stderr
+
+
+def test_a_denied_call_never_takes_a_later_calls_values() -> None:
+    """A call the filter denies gets no SYSCALL record; the next allowed call's record is not its."""
+    denied = ('type=SECCOMP msg=audit(1.000:1): auid=0 uid=0 gid=0 ses=1 pid=7 comm="t" exe="/t" sig=0 '
+              "arch=c000003e syscall=16 compat=0 ip=0x1 code=0x50000\n")  # fmt: skip
+    allowed = ("type=SYSCALL msg=audit(1.000:2): arch=c000003e syscall=16 success=no exit=-25 a0=0 a1=5401 a2=0 "
+               'a3=0 items=0 ppid=1 pid=7 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 '
+               'tty=(none) ses=1 comm="t" exe="/t" key="learn-args"\n')  # fmt: skip
+    from parsers import parse_numbered
+
+    join = SyscallJoin()
+    events = [e for e in join.items(parse_numbered(join.lines(enumerate([denied, allowed], 1)), "-"))]
+    assert [(e.action, e.args) for e in events if isinstance(e, SeccompEvent)] == [(Action.ERRNO, None)]
