@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from learn.errors import KernelError
-from learn.kernel import auditrules, features, launch, tree
+from learn.kernel import auditenabled, auditrules, features, launch, tree
 from learn.kernel.backlog import raised_backlog_limit
 from learn.kernel.sources import LossReport, SpoolingSource, choose_source
 from learn.model import Item, SeccompEvent
@@ -134,7 +134,7 @@ def _argument_rules(args: bool) -> Iterator[auditrules.SessionHandshake | None]:
     if not args:
         yield None
         return
-    with auditrules.SessionHandshake(auditrules.SessionRules()) as handshake:
+    with auditenabled.audit_enabled(), auditrules.SessionHandshake(auditrules.SessionRules()) as handshake:
         yield handshake
 
 

@@ -164,51 +164,26 @@ def remove_stale() -> int:
     return len(stale)
 
 
-AUDIT_STATUS_ENABLED = 0x0001
-
-
-def set_enabled(enabled: int) -> None:
-    _send(features.AUDIT_SET, _STATUS.pack(AUDIT_STATUS_ENABLED, enabled, *[0] * 9))
-
-
-def _other_learns_rules() -> bool:
-    """Does a live learn other than this one have --args rules (and so need audit enabled)?"""
-    me = own_key()
-    return any(k is not None and k.startswith(KEY_PREFIX) and k != me and not _stale(k) for _, k in listed_rules())
-
-
 class SessionRules:
     """The rules of one run: add() once the session is known, remove() in any case (idempotent).
-
-    The kernel writes SYSCALL records only while audit is enabled (`auditctl -e 1`); SECCOMP
-    records come either way, so learn runs with audit off by default. add() turns it on if it
-    was off, and remove() turns it off again unless another live learn's rules still need it.
-    """
+    The kernel writes SYSCALL records only while audit is enabled: see learn.kernel.auditenabled."""
 
     def __init__(self) -> None:
         self.key = own_key()
         self.added: list[AuditRule] = []
         self.without: list[str] = []
-        self.enabled_here = False
 
     def add(self, session: int) -> None:
         rules, self.without = rules_for(session, self.key)
         for rule in rules:
             _send(AUDIT_ADD_RULE, rule.pack())
             self.added.append(rule)
-        if features.audit_status().enabled == 0:
-            set_enabled(1)
-            self.enabled_here = True
 
     def remove(self) -> None:
         while self.added:
             rule = self.added.pop()
             with contextlib.suppress(KernelError):
                 _send(AUDIT_DEL_RULE, rule.pack())
-        if self.enabled_here and not _other_learns_rules():
-            with contextlib.suppress(KernelError):
-                set_enabled(0)
-        self.enabled_here = False
 
 
 def session_of_self() -> int:
@@ -274,4 +249,3 @@ class SessionHandshake:
 
 
 _SESSION = struct.Struct("=I")
-_STATUS = struct.Struct("=11I")
