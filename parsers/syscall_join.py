@@ -88,11 +88,17 @@ class SyscallJoin:
             self.joined += 1
 
     def items(self, items: Iterable[Item]) -> Iterator[Item]:
+        queue = self._queue
         for item in items:
-            entry = _Waiting(self.records, item)
-            self._queue.append(entry)
             if _waits(item):
+                entry = _Waiting(self.records, item)
                 self._waiting.setdefault((item.node, item.pid, item.arch, item.nr), deque()).append(entry)
+            elif not queue:  # nothing ahead of it, nothing to wait for: the common case
+                yield item
+                continue
+            else:
+                entry = _Waiting(self.records, item)
+            queue.append(entry)
             yield from self._ready(final=False)
         yield from self._ready(final=True)
 
