@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from learn.argrules import CLONE3, ENOSYS, ROWS_BY_SYSCALL, ArgRow, Key, Kind, project, rows_for, value_name
+from learn.argrules import CLONE3, ENOSYS, ROWS_BY_SYSCALL, U64, ArgRow, Key, Kind, project, rows_for, value_name
 from learn.model import Action, SeccompEvent
 from learn.profile import Arg, Op, Rule, arg_mask
 
@@ -67,14 +67,16 @@ def _combinations(rows: tuple[ArgRow, ...], keys: Counter[Key | None]) -> dict[K
 
 
 def _rule(arch: str, name: str, rows: tuple[ArgRow, ...], enum_part: Key, flags: list[int]) -> Rule:
-    width = arg_mask(arch)
+    """The row's own mask, whatever the arch's width: on a 32-bit ABI libseccomp compares the low
+    word anyway, and a format without per-arch rules (OCI) applies an x86 rule on x86_64 too,
+    where ioctl's request must still be compared on its low 32 bits only."""
     args = []
     for row, value, union in zip(rows, enum_part, flags, strict=True):
         if row.kind is Kind.FLAGS:
-            args.append(Arg(row.index, Op.MASKED_EQ, row.mask & width & ~union, 0))
+            args.append(Arg(row.index, Op.MASKED_EQ, row.mask & ~union, 0))
         elif value is not None:
-            mask = row.mask & width
-            args.append(Arg(row.index, Op.EQ, value) if mask == width else Arg(row.index, Op.MASKED_EQ, mask, value))
+            masked = row.mask != U64
+            args.append(Arg(row.index, Op.MASKED_EQ, row.mask, value) if masked else Arg(row.index, Op.EQ, value))
     return Rule((name,), Action.ALLOW, None, tuple(args), (arch,))
 
 

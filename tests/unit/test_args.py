@@ -287,3 +287,12 @@ def test_a_denied_call_never_takes_a_later_calls_values() -> None:
     join = SyscallJoin()
     events = [e for e in join.items(parse_numbered(join.lines(enumerate([denied, allowed], 1)), "-"))]
     assert [(e.action, e.args) for e in events if isinstance(e, SeccompEvent)] == [(Action.ERRNO, None)]
+
+
+def test_an_x86_ioctl_rule_still_masks_the_high_word_where_oci_applies_it_to_x86_64(tmp_path: Path) -> None:
+    out = tmp_path / "p32.json"
+    assert learn("suggest", "-q", "--args", LOG32, "-o", out).returncode == 0
+    ioctl = [r for r in json.loads(out.read_text())["syscalls"] if r["names"] == ["ioctl"]]
+    assert ioctl[0]["args"] == [{"index": 1, "value": 0xFFFFFFFF, "valueTwo": 0x5401, "op": "SCMP_CMP_MASKED_EQ"}]
+    lint = learn("lint", out)
+    assert "64 bits of ioctl" not in lint.stdout + lint.stderr
