@@ -206,6 +206,12 @@ MaybeCommand = Annotated[
     list[str] | None, typer.Argument(help="The program and its arguments (-- before it is optional).")
 ]
 ProfileArg = Annotated[str, typer.Argument(help="Profile file: OCI/Docker JSON, snapd, systemd or SPO.")]
+OptionalProfileArg = Annotated[
+    str | None, typer.Argument(help="Profile file: OCI/Docker JSON, snapd, systemd or SPO.", show_default=False)
+]
+PidOption = Annotated[
+    int | None, typer.Option(metavar="PID", help="Show the filters this running process is under, decompiled.")
+]
 ProfileFmt = Annotated[
     ProfileFormat | None,
     typer.Option("--profile-format", help="Read profiles as this format instead of recognising it."),
@@ -795,12 +801,24 @@ def compile_command(
     )
 
 
-@app.command(cls=_Command, epilog="Example: learn show ls.json")
-def show(profile: ProfileArg, profile_format: ProfileFmt = None) -> None:
-    """Print the profile's filter as libseccomp's PFC, after the allowed syscalls per arch."""
+@app.command(cls=_Command, epilog="Example: learn show ls.json, or sudo learn show --pid 1234")
+def show(profile: OptionalProfileArg = None, pid: PidOption = None, profile_format: ProfileFmt = None) -> None:
+    """Print the profile's filter as libseccomp's PFC, after the allowed syscalls per arch; with --pid,
+    the seccomp filters a running process is under, decompiled (mode, stacked filters, rules)."""
     from learn.compiled import unrestricted
     from learn.kernel.filters import Mode, build_filter, export_pfc
 
+    if pid is not None:
+        if profile is not None:
+            _fail("show takes a profile or --pid, not both", "learn show PROFILE, or learn show --pid PID")
+        from learn.inspect import inspect, show_lines
+
+        process = inspect(pid)
+        _notes(process.notes())
+        sys.stdout.write("".join(f"{line}\n" for line in show_lines(process)))
+        return
+    if profile is None:
+        _fail("show needs a profile or --pid PID", "learn show PROFILE, or learn show --pid PID")
     loaded = _read_profile(profile, profile_format)
     if unrestricted(loaded):
         sys.stdout.write("# unrestricted: no filter is loaded (the profile allows every call)\n")
@@ -815,37 +833,68 @@ def show(profile: ProfileArg, profile_format: ProfileFmt = None) -> None:
 
 @app.command(
     cls=_Command,
-    epilog="Example: learn lint nginx.json. Exit codes: 0 no error or warning (notes may be printed); "
-    "1 an error or warning; 2 a file cannot be read.",
+    epilog="Example: sudo learn dump 1234 -o running.json. What a format cannot say is noted on stderr.",
 )
-def lint(
-    profiles: Annotated[list[str], typer.Argument(help="Profiles, any format.")], profile_format: ProfileFmt = None
+def dump(
+    pid: Annotated[int, typer.Argument(help="The process whose seccomp filters to write as a profile.")],
+    output: Output = None,
+    fmt: Format = OutputFormat.OCI,
 ) -> None:
-    """Check profiles statically: findings as `file: severity: message` on stdout."""
-    from learn.lint import Severity, lint_file
+    """Write the profile a running process is under (its filters, decompiled), in any format."""
+    from learn.inspect import effective, inspect
 
-    findings = [finding for path in profiles for finding in lint_file(path, profile_format)]
-    sys.stdout.write("".join(f"{finding}\n" for finding in findings))
-    sys.stdout.flush()
-    serious = [f for f in findings if f.severity is not Severity.NOTE]
-    if serious:
-        errors = sum(1 for f in serious if f.severity is Severity.ERROR)
-        err.print(f"learn: lint: {errors} errors, {len(serious) - errors} warnings", markup=False)
-        raise _Exit(1)
+    _check_outputs(output)
+    process = inspect(pid)
+    _notes(process.notes())
+    _emit(effective(process), fmt, output)
 
 
 @app.command(
     cls=_Command,
-    epilog="Example: learn diff old.json new.json. Exit codes, as diff(1): 0 the same, 1 different, 2 trouble.",
+    epilog="Example: learn diff old.json new.json, or sudo learn diff --pid 1234 ls.json. "
+    "Exit codes, as diff(1): 0 the same, 1 different, 2 trouble.",
 )
-def diff(a: ProfileArg, b: ProfileArg, profile_format: ProfileFmt = None) -> None:
-    """Syscalls and rules added (+) and removed (-) per arch, from profile A to profile B."""
+def diff(
+    a: OptionalProfileArg = None,
+    b: Annotated[str | None, typer.Argument(help="The profile to compare A with.", show_default=False)] = None,
+    pid: Annotated[
+        int | None,
+        typer.Option(metavar="PID", help="Compare the filters this process is under (decompiled) with one profile."),
+    ] = None,
+    profile_format: ProfileFmt = None,
+) -> None:
+    """Syscalls and rules added (+) and removed (-) per arch, from profile A to profile B (or between
+    a running process and a profile: --pid PID PROFILE, or PROFILE --pid PID)."""
     from learn.diff import diff as compare
 
-    changes = compare(_read_profile(a, profile_format), _read_profile(b, profile_format))
+    if pid is not None:
+        if a is None or b is not None:
+            _fail("diff --pid takes one profile", "learn diff --pid PID PROFILE, or learn diff PROFILE --pid PID")
+        from learn.inspect import against, inspect
+
+        intended = _read_profile(a, profile_format)
+        process = inspect(pid)
+        _notes(process.notes())
+        changes = against(process, intended, process_first=_written_before("--pid", a))
+    else:
+        if a is None or b is None:
+            _fail("diff needs two profiles, or one and --pid PID", "learn diff A B, or learn diff --pid PID PROFILE")
+        changes = compare(_read_profile(a, profile_format), _read_profile(b, profile_format))
     sys.stdout.write("".join(f"{line}\n" for line in changes.lines()) if changes else "no differences\n")
     if changes:
         raise _Exit(1)
+
+
+def _written_before(option: str, argument: str) -> bool:
+    """Whether option came before argument on the command line (diff's sides follow it)."""
+    args = sys.argv[1:]
+    at = next((i for i, arg in enumerate(args) if arg == option or arg.startswith(option + "=")), len(args))
+    return at < (args.index(argument) if argument in args else len(args))
+
+
+def _notes(notes: list[str]) -> None:
+    for note in notes:
+        err.print(f"learn: note: {note}", markup=False)
 
 
 def _read_profile(path: str, fmt: ProfileFormat | None = None) -> Profile:

@@ -42,6 +42,9 @@ class Cube(NamedTuple):
     value: int  # inside mask
 
 
+Cover = tuple[list[Cube], int]  # cubes, and the set they cover
+
+
 class Sets:
     """One table of BDD nodes; every set built from it can be combined with every other."""
 
@@ -145,9 +148,10 @@ class Sets:
 
     # --- reading sets back ----------------------------------------------------------------------
 
-    def terms(self, n: int) -> list[dict[int, int]]:
-        """The set as a union of products: each term maps argument indexes to the set of that
-        argument's values (a node on its variables alone); arguments not named are free."""
+    def terms(self, n: int) -> list[dict[int, tuple[int, int]]]:
+        """The set as a union of products: each term maps argument indexes to the values of that
+        argument it needs and those it may take as well (lower, upper: nodes on that argument's
+        variables alone); arguments not named are free."""
         if n == FALSE:
             return []
         if n == TRUE:
@@ -167,12 +171,16 @@ class Sets:
             else:
                 _, lo, hi = self._nodes[m]
                 stack += [hi, lo]
+        reaching = {target: self._select(n, target, limit, {}) for target in exits if target != FALSE}
         out = []
-        for target in exits:
-            if target == FALSE:
-                continue
-            values = self._select(n, target, limit, {})
-            out += [{index: values, **rest} for rest in self.terms(target)]
+        for target, values in reaching.items():
+            # Values whose rest is a superset of this one's may join this term: the calls they
+            # add are in the set anyway, and the term may then need fewer comparisons.
+            upper = values
+            for other, more in reaching.items():
+                if other != target and self.minus(target, other) == FALSE:
+                    upper = self.either(upper, more)
+            out += [{index: (values, upper), **rest} for rest in self.terms(target)]
         return out
 
     def _select(self, n: int, target: int, limit: int, memo: dict[int, int]) -> int:
@@ -186,21 +194,33 @@ class Sets:
             )
         return found
 
-    def cubes(self, n: int, index: int) -> list[Cube] | None:
-        """Disjoint cubes whose union is n, a set of argument `index`'s values (None: too many)."""
-        out: list[Cube] = []
+    def _cofactors(self, n: int, var: int) -> tuple[int, int]:
+        v, lo, hi = self._nodes[n]
+        return (lo, hi) if v == var else (n, n)
 
-        def walk(m: int, mask: int, value: int) -> bool:
-            if m == FALSE:
-                return True
-            if m == TRUE:
-                out.append(Cube(mask, value))
-                return len(out) <= MAX_PIECES
-            var, lo, hi = self._nodes[m]
-            bit = 1 << (ARG_BITS - 1 - (var - index * ARG_BITS))
-            return walk(lo, mask | bit, value) and walk(hi, mask | bit, value | bit)
-
-        return out if walk(n, 0, 0) else None
+    def _isop(self, lower: int, upper: int, index: int, memo: dict[tuple[int, int], Cover]) -> Cover:
+        """Cubes covering at least `lower` and at most `upper`, and the set they cover: an
+        irredundant cover (Minato-Morreale), which a BDD's paths are not ({0} or odd values are
+        two cubes, against one path per bit)."""
+        if lower == FALSE:
+            return [], FALSE
+        if upper == TRUE:
+            return [Cube(0, 0)], TRUE
+        found = memo.get((lower, upper))
+        if found is not None:
+            return found
+        var = min(self.var(lower), self.var(upper))
+        l0, l1 = self._cofactors(lower, var)
+        u0, u1 = self._cofactors(upper, var)
+        c0, f0 = self._isop(self.minus(l0, u1), u0, index, memo)
+        c1, f1 = self._isop(self.minus(l1, u0), u1, index, memo)
+        rest = self.either(self.minus(l0, f0), self.minus(l1, f1))
+        cs, fs = self._isop(rest, self.both(u0, u1), index, memo)
+        bit = 1 << (ARG_BITS - 1 - (var - index * ARG_BITS))
+        cubes = [Cube(c.mask | bit, c.value) for c in c0] + [Cube(c.mask | bit, c.value | bit) for c in c1] + cs
+        covered = self.either(self.either(self.node(var, f0, FALSE), self.node(var, FALSE, f1)), fs)
+        memo[lower, upper] = found = (cubes[: MAX_PIECES + 1], covered)
+        return found
 
     def intervals(self, n: int, index: int, width: int) -> list[tuple[int, int]] | None:
         """n, a set of argument `index`'s low `width` bits, as sorted disjoint intervals (None:
@@ -226,21 +246,24 @@ class Sets:
 
         return out if walk(n, 0, 0) else None
 
-    def conditions(self, n: int, index: int, width: int) -> list[tuple[Arg, ...]]:
-        """n, a set of argument `index`'s values, as alternatives of at most one comparison each
-        (() is "any value"): the shorter of cubes (EQ, MASKED_EQ) and intervals (EQ, LE, GE, NE)."""
+    def conditions(self, lower: int, upper: int, index: int, width: int) -> list[tuple[Arg, ...]]:
+        """A set of argument `index`'s values between lower and upper, as alternatives of at most
+        one comparison each (() is "any value"): the fewest of intervals (EQ, LE, GE, NE) of
+        either bound and an irredundant cover by cubes (EQ, MASKED_EQ)."""
         full = (1 << width) - 1
-        if n == TRUE:
+        if upper == TRUE:
             return [()]
-        cubes = self.cubes(n, index)
-        spans = self.intervals(n, index, width)
         options: list[list[tuple[Arg, ...]]] = []
-        if cubes is not None:
-            options.append([(_cube_arg(index, c, full),) for c in cubes])
-        if spans is not None:
+        for bound in dict.fromkeys((upper, lower)):
+            spans = self.intervals(bound, index, width)
+            if spans is None:
+                continue
             if len(spans) == 2 and spans[0][0] == 0 and spans[1][1] == full and spans[0][1] + 2 == spans[1][0]:
                 return [(Arg(index, Op.NE, spans[0][1] + 1),)]
-            options.insert(0, [(arg,) for lo, hi in spans for arg in _interval_args(index, lo, hi, full)])
+            options.append([(arg,) for lo, hi in spans for arg in _interval_args(index, lo, hi, full)])
+        cover, _ = self._isop(lower, upper, index, {})
+        if len(cover) <= MAX_PIECES:
+            options.append([(_cube_arg(index, c, full),) for c in cover])
         if not options:
             raise TooComplex(f"a condition on argument {index} needs over {MAX_PIECES} comparisons")
         return min(options, key=len)

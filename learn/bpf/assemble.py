@@ -93,9 +93,11 @@ def build(sets: Sets, decisions: Decisions, arches: Sequence[str], default: Verd
         floor, rules = _rules(sets, part, default, arg_mask(arch))
         for verdict, args in rules:
             conditional.setdefault((verdict, args, name), []).append(arch)
+        if floor == default:
+            continue
         if floor == Verdict(Action.ALLOW, None):
             allowed[arch].append(name)
-        elif floor != default:
+        else:
             fallback.setdefault((floor, name), []).append(arch)
     every = tuple(arches)
     by_arches: dict[tuple[Verdict, tuple[Arg, ...], tuple[str, ...]], list[str]] = {}
@@ -146,7 +148,7 @@ def spell(sets: Sets, region: int, width: int) -> list[tuple[Arg, ...]]:
     """A set of calls as rules (alternatives), each at most one comparison per argument."""
     out: list[tuple[Arg, ...]] = []
     for term in sets.terms(region):
-        options = [sets.conditions(values, index, width) for index, values in sorted(term.items())]
+        options = [sets.conditions(lower, upper, index, width) for index, (lower, upper) in sorted(term.items())]
         out += [tuple(a for alt in combo for a in alt) for combo in itertools.product(*options)]
     return out
 
