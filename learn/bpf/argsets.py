@@ -264,9 +264,46 @@ class Sets:
         cover, _ = self._isop(lower, upper, index, {})
         if len(cover) <= MAX_PIECES:
             options.append([(_cube_arg(index, c, full),) for c in cover])
+        mixed = self._ends_and_cubes(lower, upper, index, width)
+        if mixed is not None:
+            options.append(mixed)
         if not options:
             raise TooComplex(f"a condition on argument {index} needs over {MAX_PIECES} comparisons")
         return min(options, key=len)
+
+    def _ends_and_cubes(self, lower: int, upper: int, index: int, width: int) -> list[tuple[Arg, ...]] | None:
+        """The widest `<= b` and `>= a` inside upper, and cubes for what they leave of lower:
+        "a1 >= 21523 or a1 & 2 == 2" is two rules, where cubes alone take fifty."""
+        full = (1 << width) - 1
+        out: list[tuple[Arg, ...]] = []
+        rest = lower
+        for cmp, op in ((Cmp.GE, Op.GE), (Cmp.GT, Op.LE)):
+            # the range [a, full] (GE) or [0, b] (LE, the complement of > b) grows monotonically
+            # with a falling (b rising): binary search for the widest one inside upper
+            def span(v: int, cmp: Cmp = cmp) -> int:
+                found = self.compare(index, 0, width, full, v, cmp)
+                return found if cmp is Cmp.GE else self.neg(found)
+
+            lo, hi = 0, full
+            best = None
+            while lo <= hi:
+                mid = (lo + hi) // 2
+                inside = self.minus(span(mid), upper) == FALSE
+                if inside:
+                    best = mid
+                if inside == (cmp is Cmp.GE):
+                    hi = mid - 1
+                else:
+                    lo = mid + 1
+            if best is not None and self.both(rest, span(best)) != FALSE:
+                out.append((Arg(index, op, best),))
+                rest = self.minus(rest, span(best))
+        if not out:
+            return None
+        cover, _ = self._isop(rest, upper, index, {})
+        if len(cover) > MAX_PIECES:
+            return None
+        return out + [(_cube_arg(index, c, full),) for c in cover]
 
 
 def _cube_arg(index: int, cube: Cube, full: int) -> Arg:

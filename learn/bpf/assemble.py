@@ -11,6 +11,7 @@ verdict. The same sets give the same text, whoever built the filter.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -132,7 +133,17 @@ def _rules(
     best: tuple[int, Verdict, list[tuple[Verdict, tuple[Arg, ...]]]] | None = None
     for floor in dict.fromkeys((default, loosest)):
         try:
-            rules = [(v, args) for v, region in part.items() if v != floor for args in spell(sets, region, width)]
+            rules = []
+            for v, region in part.items():
+                if v == floor:
+                    continue
+                # A rule may also match calls a more restrictive rule takes: the most restrictive
+                # matching rule decides (never the fallback's calls: no rule stands for those).
+                upper = region
+                for w, more in part.items():
+                    if w != floor and rank(w.action) < rank(v.action):
+                        upper = sets.either(upper, more)
+                rules += [(v, args) for args in spell(sets, region, width, upper)]
         except TooComplex:
             if floor == loosest and best is None:
                 raise
@@ -144,13 +155,45 @@ def _rules(
     return best[1], best[2]
 
 
-def spell(sets: Sets, region: int, width: int) -> list[tuple[Arg, ...]]:
-    """A set of calls as rules (alternatives), each at most one comparison per argument."""
-    out: list[tuple[Arg, ...]] = []
-    for term in sets.terms(region):
-        options = [sets.conditions(lower, upper, index, width) for index, (lower, upper) in sorted(term.items())]
-        out += [tuple(a for alt in combo for a in alt) for combo in itertools.product(*options)]
-    return out
+def spell(sets: Sets, region: int, width: int, upper: int | None = None) -> list[tuple[Arg, ...]]:
+    """A set of calls as rules (alternatives), each at most one comparison per argument, matching
+    every call of region and none outside upper (default: region): the fewer of the spellings of
+    region and of upper."""
+    tries = [_spell(sets, region, region, width)]
+    if upper is not None and upper != region:
+        with contextlib.suppress(TooComplex):
+            tries.append(_spell(sets, region, upper, width))
+    return min(tries, key=len)
+
+
+def _spell(sets: Sets, region: int, upper: int, width: int) -> list[tuple[Arg, ...]]:
+    """Each term of upper (learn.bpf.argsets.terms) is spelled on its own; then a term whose
+    calls of region the other terms' rules already match is dropped, costliest first."""
+    spelled: list[tuple[list[tuple[Arg, ...]], int, int]] = []  # rules, the calls they match, needed
+    for term in sets.terms(upper):
+        needed = region
+        for lower, _ in term.values():
+            needed = sets.both(needed, lower)
+        if needed == FALSE:
+            continue  # calls the rule may match, none it must
+        options = [sets.conditions(lower, high, index, width) for index, (lower, high) in sorted(term.items())]
+        rules = [tuple(a for alt in combo for a in alt) for combo in itertools.product(*options)]
+        matched = FALSE
+        for rule in rules:
+            one = TRUE
+            for arg in rule:
+                one = sets.both(one, sets.of_arg(arg, width))
+            matched = sets.either(matched, one)
+        spelled.append((rules, matched, needed))
+    kept = list(range(len(spelled)))
+    for i in sorted(kept, key=lambda k: -len(spelled[k][0])):
+        others = FALSE
+        for j in kept:
+            if j != i:
+                others = sets.either(others, spelled[j][1])
+        if sets.minus(spelled[i][2], others) == FALSE:
+            kept.remove(i)
+    return [rule for k in kept for rule in spelled[k][0]]
 
 
 def meaning(sets: Sets, profile: Profile, arches: Sequence[str]) -> dict[tuple[str, str], dict[Verdict, int]]:

@@ -15,6 +15,7 @@ actions the most recently installed filter's return value (its errno) counts.
 
 from __future__ import annotations
 
+import heapq
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ from learn.syscalls import syscall_name
 _U32 = 0xFFFFFFFF
 _NR, _ARCH, _IP_LO, _IP_HI, _ARGS = 0, 4, 8, 12, 16
 _BIG_ENDIAN = sys.byteorder == "big"
-MAX_PATHS = 4096  # per syscall: a filter with more is not one a profile could have made
+MAX_STATES = 4096  # register states meeting at one instruction: no generator comes near
 MAX_ERRNO = 4095  # the kernel caps SECCOMP_RET_ERRNO's data here
 NO_ARCH = 0  # no AUDIT_ARCH_* is 0: what a call from an arch the filter does not check meets
 _ALU_OPS = {0x00: "add", 0x10: "sub", 0x20: "mul", 0x30: "div", 0x40: "or", 0x60: "lsh", 0x70: "rsh"}
@@ -123,63 +124,92 @@ def token_of(arch: str) -> int:
     return AUDIT_ARCH_BY_NAME["x86_64" if arch == "x32" else arch]
 
 
-def explore(sets: Sets, prog: list[Insn], nr: int, arch: str, reads: Reads) -> Partition:
+def jump_targets(prog: Sequence[Insn]) -> frozenset[int]:
+    """Instructions more than one path may reach: where explore merges the paths."""
+    out: set[int] = set()
+    for pc, (code, jt, jf, k) in enumerate(prog):
+        if code & 0x07 == JMP:
+            out |= {pc + 1 + k} if code & 0xF0 == 0x00 else {pc + 1 + jt, pc + 1 + jf}
+    return frozenset(out)
+
+
+State = tuple[Value, Value, tuple[Value, ...]]  # A, X, the scratch memory
+
+
+def explore(sets: Sets, prog: list[Insn], nr: int, arch: str, reads: Reads, targets: frozenset[int]) -> Partition:
     """The program's return values for syscall nr from arch (a libseccomp name, or "" for an
-    arch it does not check), each with the argument values that get it."""
+    arch it does not check), each with the argument values that get it.
+
+    Jumps only go forward, so paths are followed in the order of the instructions they reach,
+    and paths that meet at a jump target with the same registers go on as one (their argument
+    sets united): libseccomp's rule chains would otherwise multiply into thousands of paths."""
     token = token_of(arch) if arch else NO_ARCH
     narrow = arch in ARCHES_32
     out: Partition = {}
-    paths = 0
-    todo: list[tuple[int, Value, Value, tuple[Value, ...], int]] = [(0, 0, 0, (0,) * 16, TRUE)]
-    while todo:
-        pc, a, x, mem, cond = todo.pop()
-        while True:
-            if not 0 <= pc < len(prog):
-                raise DecompileError(f"the filter jumps to instruction {pc}, outside its {len(prog)}")
-            code, jt, jf, k = prog[pc]
-            pc += 1
-            cls, op, mode = code & 0x07, code & 0xF0, code & 0xE0
-            if cls == LD and mode == ABS and code & 0x18 == W:
-                a = _load(k, nr, token, narrow, reads)
-            elif cls in (LD, LDX) and mode in (IMM, MEM, LEN) and (mode != MEM or k < 16):
-                value = mem[k] if mode == MEM else DATA_SIZE if mode == LEN else k
-                a, x = (value, x) if cls == LD else (a, value)
-            elif cls in (ST, STX) and k < 16:
-                mem = (*mem[:k], a if cls == ST else x, *mem[k + 1 :])
-            elif cls == ALU:
-                result = _alu(op, a, x if code & SRC_X else k, pc - 1)
-                if result is None:  # division by zero: the kernel returns 0, KILL_THREAD
-                    out[0] = sets.either(out.get(0, FALSE), cond)
+    waiting: dict[int, dict[State, int]] = {}
+    order: list[int] = []
+
+    def reach(pc: int, state: State, cond: int) -> None:
+        if not 0 <= pc < len(prog):
+            raise DecompileError(f"the filter jumps to instruction {pc}, outside its {len(prog)}")
+        states = waiting.get(pc)
+        if states is None:
+            states = waiting[pc] = {}
+            heapq.heappush(order, pc)
+        states[state] = sets.either(states.get(state, FALSE), cond)
+        if len(states) > MAX_STATES:
+            raise DecompileError(f"the filter keeps over {MAX_STATES} states at instruction {pc} for syscall {nr}")
+
+    reach(0, (0, 0, (0,) * 16), TRUE)
+    while order:
+        start = heapq.heappop(order)
+        for (a, x, mem), cond in waiting.pop(start).items():
+            pc = start
+            while True:
+                if pc != start and pc in targets:
+                    reach(pc, (a, x, mem), cond)
                     break
-                a = result
-            elif cls == JMP:
-                if op == 0x00:
-                    pc += k
-                    continue
-                operand = x if code & SRC_X else k
-                taken = _test(sets, op, a, operand, pc - 1)
-                if isinstance(taken, bool):
-                    pc += jt if taken else jf
-                    continue
-                yes, no = sets.both(cond, taken), sets.minus(cond, taken)
-                if yes == FALSE or no == FALSE:
-                    pc += jt if no == FALSE else jf
-                    continue
-                todo.append((pc + jf, a, x, mem, no))
-                pc, cond = pc + jt, yes
-                paths += 1
-                if paths > MAX_PATHS:
-                    raise DecompileError(f"the filter takes over {MAX_PATHS} paths for syscall {nr} on {arch}")
-            elif cls == RET:
-                ret = a if code & RET_A else k
-                if isinstance(ret, Word):
-                    raise DecompileError(f"instruction {pc - 1} returns an argument word as the verdict")
-                out[ret] = sets.either(out.get(ret, FALSE), cond)
-                break
-            elif cls == MISC:
-                a, x = (a, a) if op == TAX else (x, x)
-            else:
-                raise DecompileError(f"opcode {code:#06x} at instruction {pc - 1} is not seccomp BPF")
+                if not 0 <= pc < len(prog):
+                    raise DecompileError(f"the filter runs past its last instruction ({len(prog)})")
+                code, jt, jf, k = prog[pc]
+                pc += 1
+                cls, op, mode = code & 0x07, code & 0xF0, code & 0xE0
+                if cls == LD and mode == ABS and code & 0x18 == W:
+                    a = _load(k, nr, token, narrow, reads)
+                elif cls in (LD, LDX) and mode in (IMM, MEM, LEN) and (mode != MEM or k < 16):
+                    value = mem[k] if mode == MEM else DATA_SIZE if mode == LEN else k
+                    a, x = (value, x) if cls == LD else (a, value)
+                elif cls in (ST, STX) and k < 16:
+                    mem = (*mem[:k], a if cls == ST else x, *mem[k + 1 :])
+                elif cls == ALU:
+                    result = _alu(op, a, x if code & SRC_X else k, pc - 1)
+                    if result is None:  # division by zero: the kernel returns 0, KILL_THREAD
+                        out[0] = sets.either(out.get(0, FALSE), cond)
+                        break
+                    a = result
+                elif cls == JMP:
+                    if op == 0x00:
+                        reach(pc + k, (a, x, mem), cond)
+                        break
+                    taken = _test(sets, op, a, x if code & SRC_X else k, pc - 1)
+                    if isinstance(taken, bool):
+                        reach(pc + (jt if taken else jf), (a, x, mem), cond)
+                        break
+                    yes, no = sets.both(cond, taken), sets.minus(cond, taken)
+                    for target, when in ((pc + jt, yes), (pc + jf, no)):
+                        if when != FALSE:
+                            reach(target, (a, x, mem), when)
+                    break
+                elif cls == RET:
+                    ret = a if code & RET_A else k
+                    if isinstance(ret, Word):
+                        raise DecompileError(f"instruction {pc - 1} returns an argument word as the verdict")
+                    out[ret] = sets.either(out.get(ret, FALSE), cond)
+                    break
+                elif cls == MISC:
+                    a, x = (a, a) if op == TAX else (x, x)
+                else:
+                    raise DecompileError(f"opcode {code:#06x} at instruction {pc - 1} is not seccomp BPF")
     return out
 
 
@@ -303,14 +333,14 @@ def evaluate(sets: Sets, programs: Sequence[bytes]) -> Table:
     syscall of every arch they check."""
     if not programs:
         raise DecompileError("no filter to decompile")
-    decoded = [decode(p) for p in reversed(programs)]  # the kernel runs the newest first
+    decoded = [(decode(p), jump_targets(decode(p))) for p in reversed(programs)]  # the kernel runs the newest first
     arches, checked = evaluate_arches(programs)
     reads = Reads()
     unknown: set[int] = set()
     decisions: dict[tuple[str, int], dict[Verdict, int]] = {}
     for arch in arches:
         for nr in arch_numbers(arch):
-            parts = [explore(sets, prog, nr, arch, reads) for prog in decoded]
+            parts = [explore(sets, prog, nr, arch, reads, targets) for prog, targets in decoded]
             decisions[arch, nr] = verdicts(sets, stack(sets, parts), unknown)
-    other = verdicts(sets, stack(sets, [explore(sets, p, 0, "", reads) for p in decoded]), unknown)
+    other = verdicts(sets, stack(sets, [explore(sets, p, 0, "", reads, t) for p, t in decoded]), unknown)
     return Table(tuple(arches), checked, decisions, other, reads, tuple(sorted(unknown)))
