@@ -91,7 +91,29 @@ def build(findings: Findings, context: Context) -> dict[str, Any]:
             for flag in (assess(profile) if profile is not None else [])
         ],
         "target": _target(context.run) if context.run is not None else None,
+        "usage": _usage(findings),
+        "problems": {
+            "counts": {kind.value: n for kind, n in sorted(findings.problem_counts.items())},
+            "kept": [
+                {"kind": p.kind.value, "message": p.message, "source": p.source, "line": p.line, "lost": p.lost}
+                for p in findings.problems
+            ],
+        },
     }
+
+
+def _usage(findings: Findings) -> list[dict[str, Any]]:
+    """Per arch, syscall and executable, how many records (the heat map of `learn report`)."""
+    df = findings.frame
+    if df is None or df.empty:
+        return []
+    rows = df.assign(exe=df["exe"].fillna("?")).groupby(["arch", "nr", "exe"], sort=True, dropna=False)
+    out = rows.agg(syscall=("syscall", "first"), count=("count", "sum")).reset_index()
+    return [
+        {"arch": str(a), "syscall": None if s != s or s is None else str(s), "nr": int(n), "executable": str(e),
+         "count": int(c)}
+        for a, n, e, s, c in out[["arch", "nr", "exe", "syscall", "count"]].itertuples(index=False)
+    ]  # fmt: skip
 
 
 def _profile(context: Context) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""`learn report`: one self-contained HTML page drawn from the --report-json model (learn.report)."""
