@@ -67,3 +67,15 @@ def models(inputs: list[str]) -> list[Mapping[str, Any]]:
     logs = [path for path in inputs if path not in reports]
     out = [model_from_logs(logs)] if logs else []
     return out + [load_report_json(path) for path in reports]
+
+
+def described(found: list[Mapping[str, Any]]) -> str:
+    """What a page shows, in a few words: `3 runs, 49 syscalls, 1 check run`."""
+    learning = [m for m in found if m["command"] != "check"]
+    runs = sum(len(m["runs"]) for m in learning)
+    names = {(s["arch"], s["syscall"], s["nr"]) for m in learning for s in m["syscalls"]}
+    checks = len(found) - len(learning)
+    parts = [f"{runs} run{'s' * (runs != 1)}", f"{len(names)} syscalls"]
+    if checks:
+        parts.append(f"{checks} check run{'s' * (checks != 1)}")
+    return ", ".join(parts)

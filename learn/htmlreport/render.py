@@ -223,8 +223,9 @@ def _problems(models: Sequence[Model]) -> str:
         kept, total = len(problems["kept"]), sum(problems["counts"].values())
         if total > kept:
             out.append(f'<p class="note">The first {kept} of {total} are listed.</p>')
+        who = " ".join((m["target"] or {}).get("argv", ())) or ", ".join(m["sources"])
         for path in m["code_paths"]:
-            out.append(f'<p class="warn">{escape(path["message"])}</p>')
+            out.append(f'<p class="warn">{escape(m["command"])} {escape(who)}: {escape(path["message"])}</p>')
     return "".join(out) or '<p class="note">No problems: every record decoded, none lost.</p>'
 
 
@@ -237,8 +238,8 @@ def _denials(checks: Sequence[Model]) -> str:
         argv = " ".join(target.get("argv", ())) or ", ".join(m["sources"])
         profile = (m["profile"] or {}).get("output") or "?"
         out.append(f"<h3>{escape(argv)} under {escape(profile)}: {len(m['syscalls'])} syscalls denied</h3>")
-        rows = [(_name(e), e["count"], KIND_COLOURS["network"]) for e in sorted(m["syscalls"], key=lambda e:
-                -e["count"])]  # fmt: skip
+        ordered = sorted(m["syscalls"], key=lambda e: (-e["count"], _name(e)))
+        rows = [(_name(e), e["count"], KIND_COLOURS[kind_of(e["syscall"])]) for e in ordered]
         out.append(f'<div class="figure">{svg.bars("denied syscalls", rows)}</div>')
         table = [(e["arch"], _name(e), e["count"], " ".join(e["executables"])) for e in m["syscalls"]]
         out.append(_table(("arch", "syscall", "denied", "executables"), table, (2,)))

@@ -78,7 +78,7 @@ def curves(label: str, series: Sequence[tuple[str, Sequence[tuple[int, int]], in
     if not series:
         return ""
     left, bottom, pad = 48, 36, 12
-    height = 220 + 14 * len(series)  # the legend goes under the plot, where no curve runs
+    height = 240 + 14 * len(series)  # the legend goes under the plot, where no curve runs
     max_x = max(max((last, *(x for x, _ in pts)), default=1) for _, pts, last in series) or 1
     max_y = max((y for _, pts, _ in series for _, y in pts), default=1) or 1
     plot_w, plot_h = width - left - pad, 220 - bottom - pad
@@ -109,5 +109,5 @@ def curves(label: str, series: Sequence[tuple[str, Sequence[tuple[int, int]], in
             f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(path)}">'
             f"<title>{escape(name)}: {y} distinct syscalls in {last} records</title></polyline>"
         )
-        body.append(f'<text x="{left}" y="{220 + 14 * k}" fill="{colour}">&#9644; {escape(name[-80:])}</text>')
+        body.append(f'<text x="{left}" y="{240 + 14 * k}" fill="{colour}">&#9644; {escape(name[-80:])}</text>')
     return _svg(width, height, label, body)

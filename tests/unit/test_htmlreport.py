@@ -33,7 +33,10 @@ def test_the_model_carries_usage_per_executable_and_problems_with_their_line(tmp
     ls_read = [u for u in model["usage"] if u["syscall"] == "read" and u["executable"] == "/usr/bin/ls"]
     assert ls_read and ls_read[0]["count"] == next(s["count"] for s in model["syscalls"] if s["syscall"] == "read")
     assert model["problems"]["counts"] and model["problems"]["kept"][0]["source"] == str(log)
-    assert model["problems"]["kept"][0]["line"] == len(LS.read_text().splitlines()) + 1
+    line = len(LS.read_text().splitlines()) + 1
+    assert model["problems"]["kept"][0]["line"] == line
+    problems = page([model]).split('<section id="problems">')[1]
+    assert f"<td>{log}:{line}</td>" in problems
 
 
 def test_every_kind_row_names_a_syscall_once() -> None:
@@ -95,3 +98,4 @@ def test_a_json_file_that_is_no_report_is_one_error(tmp_path: Path, content: str
     path.write_text(content)
     with pytest.raises(InputError, match=message):
         load_report_json(str(path))
+
