@@ -98,4 +98,3 @@ def test_a_json_file_that_is_no_report_is_one_error(tmp_path: Path, content: str
     path.write_text(content)
     with pytest.raises(InputError, match=message):
         load_report_json(str(path))
-
