@@ -219,11 +219,12 @@ def test_memory_error_and_bugs_are_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from learn import cli
+    from learn.cli import logs  # suggest's module: learn_from_logs is looked up there
 
     def exhausted(*_args: object, **_kwargs: object) -> None:
         raise MemoryError
 
-    monkeypatch.setattr(cli, "learn_from_logs", exhausted)
+    monkeypatch.setattr(logs, "learn_from_logs", exhausted)
     monkeypatch.setattr(sys, "argv", ["learn", "suggest", str(LS_LOG)])
     with pytest.raises(SystemExit) as stop:
         cli.main()
@@ -235,7 +236,7 @@ def test_memory_error_and_bugs_are_one_line(
     def buggy(*_args: object, **_kwargs: object) -> None:
         raise KeyError("x")
 
-    monkeypatch.setattr(cli, "learn_from_logs", buggy)
+    monkeypatch.setattr(logs, "learn_from_logs", buggy)
     monkeypatch.delenv("LEARN_DEBUG", raising=False)
     with pytest.raises(SystemExit) as stop:
         cli.main()
