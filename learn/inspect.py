@@ -24,6 +24,7 @@ from learn.syscalls import syscall_name
 class Stack:
     tids: tuple[int, ...]
     filters: int  # programs stacked
+    programs: tuple[bytes, ...]
     decompiled: Decompiled | None  # None: these threads have no filter
 
 
@@ -60,7 +61,10 @@ class Process:
 
 def inspect(pid: int) -> Process:
     read: ProcessFilters = read_filters(pid)
-    stacks = [Stack(tids, len(programs), decompile(programs) if programs else None) for tids, programs in read.groups()]
+    stacks = [
+        Stack(tids, len(programs), programs, decompile(programs) if programs else None)
+        for tids, programs in read.groups()
+    ]
     mode = MODES.get(read.mode, str(read.mode))
     return Process(read.pid, read.comm, read.count, mode, tuple(stacks), _restarted(read, stacks))
 
@@ -122,9 +126,14 @@ def effective(process: Process) -> Profile:
     return process.main.decompiled.profile
 
 
-def against(process: Process, profile: Profile, process_first: bool) -> ProfileDiff:
+def against(process: Process, profile: Profile, process_first: bool) -> tuple[ProfileDiff, list[str]]:
     """What the process's filter and the profile decide differently, on this host's ABIs: both
-    in the decompiler's canonical shape, so equal meaning prints equal lines."""
-    running = effective(process)
+    in the decompiler's canonical shape around the profile's default, so equal meaning prints
+    equal lines; and the notes on the process's side."""
     intended = normalize(profile, host_abis())
-    return compare(running, intended) if process_first else compare(intended, running)
+    running, notes = effective(process), process.notes()
+    if process.main.programs:
+        forced = decompile(process.main.programs, intended.default_verdict())
+        running = forced.profile
+        notes = list(forced.notes) + notes[len(process.main.decompiled.notes if process.main.decompiled else ()) :]
+    return (compare(running, intended) if process_first else compare(intended, running)), notes

@@ -15,7 +15,7 @@ import contextlib
 import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from learn.bpf.argsets import FALSE, TRUE, Sets, TooComplex
@@ -39,11 +39,20 @@ def names_of(arch: str) -> dict[int, str]:
     return arch_numbers(arch)
 
 
-def profile_of(sets: Sets, table: Table) -> Decompiled:
-    """The profile that decides every call as the table does (and notes on what it cannot say)."""
+def profile_of(sets: Sets, table: Table, default: Verdict | None = None) -> Decompiled:
+    """The profile that decides every call as the table does (and notes on what it cannot say);
+    `default` forces the default verdict (to compare with a profile: the same meaning must then
+    print the same lines)."""
     notes: list[str] = []
     other = _unconditional(table.other_arches)
-    default = _default(table, other)
+    if other is not None:
+        # An arch the program names but treats as any other (runc's filters name every arch its
+        # libseccomp knows) is not checked: leave it out, as the kernel's verdict for it is other's.
+        checked = {arch for (arch, _), p in table.decisions.items() if p != {other: TRUE}}
+        if checked != set(table.arches):
+            kept = tuple(a for a in table.arches if a in checked)
+            table = replace(table, arches=kept, decisions={k: p for k, p in table.decisions.items() if k[0] in checked})
+    default = default or _default(table, other)
     decisions = {(arch, names_of(arch)[nr]): part for (arch, nr), part in table.decisions.items()}
     arches = [a for a in table.arches if any(p != {default: TRUE} for (b, _), p in decisions.items() if b == a)]
     if not table.checks_arch:
@@ -69,8 +78,17 @@ def _unconditional(part: Mapping[Verdict, int]) -> Verdict | None:
 
 
 def _default(table: Table, other: Verdict | None) -> Verdict:
-    """The verdict most syscall numbers get unconditionally (up to each arch's highest known
-    one: runc answers ENOSYS beyond its profile's); ties go to the other arches' verdict."""
+    """What the numbers no syscall has get (the filter's own default), each arch one vote, ties
+    to the first arch the filter checks; without such numbers, the verdict most syscalls get
+    unconditionally, ties to the other arches' verdict."""
+    votes: dict[Verdict, int] = {}
+    for arch in table.arches:
+        holes = table.holes.get(arch)
+        if holes:
+            verdict = max(holes, key=lambda v: holes[v])
+            votes[verdict] = votes.get(verdict, 0) + 1
+    if votes:
+        return max(votes, key=lambda v: votes[v])  # max keeps the first of equals: the first arch's
     counts: Counter[Verdict] = Counter()
     for part in table.decisions.values():
         if (only := _unconditional(part)) is not None:
@@ -236,9 +254,9 @@ def normalize(profile: Profile, arches: Sequence[str]) -> Profile:
     return build(sets, decisions, listed, default)
 
 
-def decompile(programs: Sequence[bytes]) -> Decompiled:
-    """The profile a stack of seccomp programs (oldest first) enforces."""
+def decompile(programs: Sequence[bytes], default: Verdict | None = None) -> Decompiled:
+    """The profile a stack of seccomp programs (oldest first) enforces (with this default verdict)."""
     from learn.bpf.decompile import evaluate
 
     sets = Sets()
-    return profile_of(sets, evaluate(sets, programs))
+    return profile_of(sets, evaluate(sets, programs), default)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import heapq
 import sys
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from learn.arch import AUDIT_ARCH_BY_NAME, NAME_BY_AUDIT_ARCH, X32_SYSCALL_BIT, host_abis
 from learn.bpf.argsets import FALSE, TRUE, Cmp, Sets
@@ -326,6 +327,9 @@ class Table:
     other_arches: dict[Verdict, int]  # what a call from an arch the programs do not check gets
     reads: Reads
     unknown_actions: tuple[int, ...]
+    # What the unnamed numbers below each arch's highest named one get, unconditionally: where a
+    # filter's own default shows (runc's answers ENOSYS only above its profile's highest number).
+    holes: Mapping[str, Mapping[Verdict, int]] = field(default_factory=dict)  # arch -> verdict -> numbers
 
 
 def evaluate(sets: Sets, programs: Sequence[bytes]) -> Table:
@@ -338,9 +342,15 @@ def evaluate(sets: Sets, programs: Sequence[bytes]) -> Table:
     reads = Reads()
     unknown: set[int] = set()
     decisions: dict[tuple[str, int], dict[Verdict, int]] = {}
+    holes: dict[str, Counter[Verdict]] = {}
     for arch in arches:
-        for nr in arch_numbers(arch):
+        named = arch_numbers(arch)
+        for nr in range(min(named), max(named) + 1):
             parts = [explore(sets, prog, nr, arch, reads, targets) for prog, targets in decoded]
-            decisions[arch, nr] = verdicts(sets, stack(sets, parts), unknown)
+            part = verdicts(sets, stack(sets, parts), unknown)
+            if nr in named:
+                decisions[arch, nr] = part
+            elif len(part) == 1:
+                holes.setdefault(arch, Counter()).update(part)
     other = verdicts(sets, stack(sets, [explore(sets, p, 0, "", reads, t) for p, t in decoded]), unknown)
-    return Table(tuple(arches), checked, decisions, other, reads, tuple(sorted(unknown)))
+    return Table(tuple(arches), checked, decisions, other, reads, tuple(sorted(unknown)), holes)

@@ -166,9 +166,8 @@ def diff(
         from learn.inspect import against, inspect
 
         intended = _read_profile(a, profile_format)
-        process = inspect(pid)
-        _notes(process.notes())
-        changes = against(process, intended, process_first=_written_before("--pid", a))
+        changes, notes = against(inspect(pid), intended, process_first=_written_before("--pid", a))
+        _notes(notes)
     else:
         if a is None or b is None:
             _fail("diff needs two profiles, or one and --pid PID", "learn diff A B, or learn diff --pid PID PROFILE")
