@@ -17,6 +17,8 @@ $(VENV)/.installed: pyproject.toml scripts/system-deps
 
 demo: setup
 	$(LEARN) suggest $(DEMO)
+	$(LEARN) report $(DEMO) -o demo-report.html
+	@echo "open it in a browser: file://$(CURDIR)/demo-report.html"
 
 test: setup
 	$(PY) -m ruff check . bench/parse bench/filter-cost bench/learn-overhead

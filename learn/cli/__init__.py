@@ -4,7 +4,7 @@ app.py holds the typer app, the exit codes and main(); the command modules regis
 commands on it when imported here (--help lists them in app.COMMAND_ORDER).
 """
 
-from learn.cli import live, logs, profiles
+from learn.cli import live, logs, profiles, report
 from learn.cli.app import (
     EXIT_CODES_HELP,
     EXIT_DENIED,
@@ -34,4 +34,5 @@ __all__ = [
     "main",
     "profiles",
     "program_argv",
+    "report",
 ]

@@ -54,6 +54,7 @@ COMMAND_ORDER = [
     "dump",
     "lint",
     "diff",
+    "report",
     "version",
 ]
 

@@ -77,6 +77,12 @@ def _behind(summary: str, table: str) -> str:
     return f"<details><summary>{escape(summary)}</summary>{table}</details>"
 
 
+def _some(names: Sequence[str], shown: int = 5) -> str:
+    """A few names; the heat map's table has them all."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return " ".join(names[:shown]) + more
+
+
 def _name(entry: Mapping[str, Any]) -> str:
     return str(entry["syscall"]) if entry["syscall"] is not None else f"#{entry['nr']}"
 
@@ -114,7 +120,7 @@ def _kinds(model: Model, several: bool) -> str:
         rows = [(_name(e), e["count"], KIND_COLOURS[kind_of(e["syscall"])]) for e in ordered]
         out.append(f'<div class="figure">{svg.bars(f"{arch} syscalls by kind", rows)}</div>')
         table = [(kind_of(e["syscall"]), _name(e), e["count"], f"{e['runs_seen']}/{e['runs_total']}",
-                  " ".join(e["executables"])) for e in ordered]  # fmt: skip
+                  _some(e["executables"])) for e in ordered]  # fmt: skip
         out.append(_behind(f"table: {arch} syscalls, kinds and counts",
                            _table(("kind", "syscall", "records", "runs", "executables"), table, (2,))))  # fmt: skip
     profile = model["profile"]

@@ -50,7 +50,7 @@ def heatmap(label: str, rows: Sequence[str], columns: Sequence[str], cells: dict
         return ""
     cell = 14
     left = min(48, max(len(r) for r in rows)) * CHAR + 8
-    top = min(24, max(len(c) for c in columns)) * CHAR * 0.75 + 10
+    top = round(min(24, max(len(c) for c in columns)) * CHAR * 0.75 + 10)
     peak = math.log10(max(cells.values(), default=1) + 1) or 1.0
     body = []
     for j, column in enumerate(columns):
@@ -61,15 +61,17 @@ def heatmap(label: str, rows: Sequence[str], columns: Sequence[str], cells: dict
         shown = row if len(row) <= 48 else "…" + row[-47:]
         body.append(f'<text x="{left - 6}" y="{y + 11}" text-anchor="end"><title>{escape(row)}</title>'
                     f'{escape(shown)}</text>')  # fmt: skip
+        body.append('<g fill="#b2182b">')  # one fill per row: a big map is thousands of cells
         for j, column in enumerate(columns):
             n = cells.get((row, column))
             if not n:
                 continue
             shade = 0.15 + 0.85 * math.log10(n + 1) / peak
             body.append(
-                f'<rect x="{left + j * cell}" y="{y}" width="{cell - 1}" height="{cell - 1}" '
-                f'fill="#b2182b" fill-opacity="{shade:.2f}"><title>{escape(row)} {escape(column)}: {n}</title></rect>'
+                f'<rect x="{left + j * cell:.0f}" y="{y:.0f}" width="{cell - 1}" height="{cell - 1}" '
+                f'fill-opacity="{shade:.2f}"><title>{escape(row)} {escape(column)}: {n}</title></rect>'
             )
+        body.append("</g>")
     return _svg(left + len(columns) * cell + 40, top + len(rows) * cell + 4, label, body)
 
 

@@ -17,6 +17,7 @@ from learn.report import Context, build
 from learn.select import Selection
 from tests.conftest import ROOT, SAMPLE_LOGS
 from tests.schema_check import errors
+from tests.unit.test_cli import assert_one_line_error, learn
 
 SCHEMA = json.loads((ROOT / "docs" / "report-schema.json").read_text())
 LS = SAMPLE_LOGS / "auditd" / "ls-la.audit.log"
@@ -98,3 +99,21 @@ def test_a_json_file_that_is_no_report_is_one_error(tmp_path: Path, content: str
     path.write_text(content)
     with pytest.raises(InputError, match=message):
         load_report_json(str(path))
+
+
+def test_learn_report_writes_the_page_and_says_where(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = learn("report", LS, "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == f"learn: report written to {out} (1 run, 30 syscalls)\n"
+    assert out.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_learn_report_without_records_or_with_a_foreign_json_is_one_line(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.log"
+    empty.write_text("nothing here\n")
+    assert_one_line_error(learn("report", empty, "-o", tmp_path / "r.html"), 1)
+    foreign = tmp_path / "f.json"
+    foreign.write_text('{"schema": "other/1"}')
+    assert_one_line_error(learn("report", foreign, "-o", tmp_path / "r.html"), 2)
+    assert not (tmp_path / "r.html").exists()
