@@ -336,3 +336,14 @@ def test_learned_profiles_in_the_kernel(path: Path) -> None:
 def test_table_profiles_in_the_kernel() -> None:
     kernel_round_trip(tables.PROFILE, [(a, n, args) for a, n, args, _ in tables.ENFORCE_TABLE])
     kernel_round_trip(tables.X32_PROFILE, [(a, n, args) for a, n, args, _ in tables.X32_TABLE])
+
+
+def test_ctrl_c_waits_until_the_thread_is_detached() -> None:
+    """SIGINT, SIGTERM, SIGHUP and SIGQUIT are held while a thread is attached (delivered after)."""
+    from learn.kernel.ptrace_filters import _signals_held
+
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    with _signals_held():
+        assert held <= signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
