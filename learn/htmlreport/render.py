@@ -167,7 +167,8 @@ def _discovery(models: Sequence[Model]) -> str:
     if not runs:
         return ""
     series = [(r["name"], [(p["record"], p["distinct"]) for p in r["curve"]], r["records"]) for r in runs]
-    out = [f'<div class="figure">{svg.curves("distinct syscalls against records, per run", series)}</div>',
+    picture = svg.curves("distinct syscalls against the share of records, per run", series)
+    out = [f'<div class="figure">{picture}</div>',
            '<p class="note">Flat at the end: the run saw what it was going to see. A rise near the end: run '
            "longer, or more runs, and merge.</p>"]  # fmt: skip
     rows = [(r["name"], r["records"], r["distinct"], r["last_new_record"], " ".join(r["late"]) or "-") for r in runs]

@@ -76,17 +76,17 @@ def heatmap(label: str, rows: Sequence[str], columns: Sequence[str], cells: dict
 
 
 def curves(label: str, series: Sequence[tuple[str, Sequence[tuple[int, int]], int]], width: int = 640) -> str:
-    """Step curves of distinct syscalls (y) against records (x): (name, points, last record) per run."""
+    """Step curves of distinct syscalls (y) against the share of each run's records (x): (name, points,
+    records) per run. Shares, not record numbers, so a short run's tail shows as plainly as a long one's."""
     if not series:
         return ""
     left, bottom, pad = 48, 36, 12
     height = 240 + 14 * len(series)  # the legend goes under the plot, where no curve runs
-    max_x = max(max((last, *(x for x, _ in pts)), default=1) for _, pts, last in series) or 1
     max_y = max((y for _, pts, _ in series for _, y in pts), default=1) or 1
     plot_w, plot_h = width - left - pad, 220 - bottom - pad
 
-    def sx(x: float) -> float:
-        return left + plot_w * x / max_x
+    def sx(x: float, last: int) -> float:
+        return left + plot_w * x / max(last, 1)
 
     def sy(y: float) -> float:
         return pad + plot_h * (1 - y / max_y)
@@ -96,17 +96,19 @@ def curves(label: str, series: Sequence[tuple[str, Sequence[tuple[int, int]], in
         f'<line x1="{left}" y1="{pad}" x2="{left}" y2="{sy(0):.1f}" stroke="#333"/>',
         f'<text x="{left - 4}" y="{pad + 4}" text-anchor="end">{max_y}</text>',
         f'<text x="{left - 4}" y="{sy(0):.1f}" text-anchor="end">0</text>',
-        f'<text x="{width - pad}" y="{sy(0) + 16:.1f}" text-anchor="end">{max_x} records</text>',
-        f'<text x="{left}" y="{sy(0) + 16:.1f}">1</text>',
-        f'<text x="{left + plot_w / 2:.0f}" y="{sy(0) + 30:.1f}" text-anchor="middle">records (in order)</text>',
+        f'<text x="{width - pad}" y="{sy(0) + 16:.1f}" text-anchor="end">100%</text>',
+        f'<text x="{left}" y="{sy(0) + 16:.1f}">0</text>',
+        f'<text x="{left + plot_w / 2:.0f}" y="{sy(0) + 30:.1f}" text-anchor="middle">share of the run\'s records, '
+        "in order</text>",
     ]
     for k, (name, points, last) in enumerate(series):
         colour = PALETTE[k % len(PALETTE)]
         path, y = [], 0
         for x, distinct in points:
-            path.append(f"{sx(x):.1f},{sy(y):.1f} {sx(x):.1f},{sy(distinct):.1f}")
+            at = sx(x - 1, last)  # record 1 starts the run: 0%
+            path.append(f"{at:.1f},{sy(y):.1f} {at:.1f},{sy(distinct):.1f}")
             y = distinct
-        path.append(f"{sx(last):.1f},{sy(y):.1f}")
+        path.append(f"{sx(last, last):.1f},{sy(y):.1f}")
         body.append(
             f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(path)}">'
             f"<title>{escape(name)}: {y} distinct syscalls in {last} records</title></polyline>"

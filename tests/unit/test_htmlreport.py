@@ -117,3 +117,15 @@ def test_learn_report_without_records_or_with_a_foreign_json_is_one_line(tmp_pat
     foreign.write_text('{"schema": "other/1"}')
     assert_one_line_error(learn("report", foreign, "-o", tmp_path / "r.html"), 2)
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_page_of_a_log_and_of_its_report_json_are_drawn_alike(tmp_path: Path) -> None:
+    """One model: what `suggest --report-json` wrote draws the same sections as the log itself."""
+    saved = tmp_path / "ls.report.json"
+    result = learn("suggest", LS, "-o", tmp_path / "ls.json", "--report-json", saved, "-q")
+    assert result.returncode == 0, result.stderr
+    from_log, from_json = page(models([str(LS)])), page(models([str(saved)]))
+    for section in ("kinds", "heatmap", "discovery", "risks"):
+        start = f'<section id="{section}">'
+        assert start in from_log
+        assert from_log.split(start)[1].split("</section>")[0] == from_json.split(start)[1].split("</section>")[0]
