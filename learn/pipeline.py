@@ -11,16 +11,26 @@ from learn.arch import canonical_arch
 from learn.arglearn import learned_rules
 from learn.dedupe import Deduplicator
 from learn.errors import UsageError
-from learn.model import Item, Problem, SeccompEvent
+from learn.model import Action, Item, Problem, SeccompEvent
 from learn.profile import Profile
 from learn.select import Selection
 from learn.sources import LogLines, Progress, expand, rotated_set
 from learn.tally import Findings, Tally
+from learn.usage import Usage, is_shard
 from parsers import DEFAULT_DECODING, DecodeOptions, InputFormat, parse_numbered
 from parsers.stamps import named_zone
 from parsers.syscall_join import SyscallJoin
 
-__all__ = ["Findings", "build_profile", "decode_options", "events_from", "learn_from_logs", "stream_events"]
+__all__ = [
+    "Findings",
+    "build_profile",
+    "decode_options",
+    "events_from",
+    "findings_from_usage",
+    "learn_from_logs",
+    "stream_events",
+]
+SHARD_SELECTION_HINT = "a shard holds the usage selected when it was written: select there (--exe ... --save-usage)"
 
 
 def decode_options(arch: str | None, timezone: str | None, strict_origin: bool = False) -> DecodeOptions:
@@ -81,15 +91,28 @@ def learn_from_logs(
     options: DecodeOptions = DEFAULT_DECODING,
     *,
     args: bool = False,
+    usage: Usage | None = None,
 ) -> Findings:
-    """Every record of paths, counted once; big auditd files go through bulkcount.
+    """Every record of paths, counted once; big auditd files go through bulkcount; usage
+    shards (Parquet, learn.usage) add the usage they hold.
 
     bulk_block forces the bulk path with that block size (tests compare the two paths).
-    args keeps the argument values of the table's syscalls (the bulk path cannot see them)."""
-    sources = expand(paths)
-    tally = Tally(sources, selection, args=args)
-    for path in sources:
+    args keeps the argument values of the table's syscalls (the bulk path cannot see them).
+    usage, when given, is filled with the selected usage and its evidence (--save-usage)."""
+    from learn import usage as shards
+
+    inputs = expand(paths)
+    held = {path: shards.read(path) for path in inputs if is_shard(path)}
+    if held and (args or selection != Selection()):
+        raise UsageError(f"{next(iter(held))} is a usage shard: it cannot be selected from again", SHARD_SELECTION_HINT)
+    sources = [name for path in inputs for name in (held[path].sources if path in held else (path,))]
+    tally = Tally(sources, selection, args=args, usage=usage)
+    added_duplicates = 0
+    for path in inputs:
         tally.aggregate.coverage.start_run(rotated_set(path))
+        if path in held:
+            added_duplicates += _fold(tally, held[path])
+            continue
         if not args and (bulk_block is not None or bulkcount.usable(path, selection, fmt)):
             block = bulk_block or bulkcount.BLOCK_BYTES
             if bulkcount.count_file(path, tally, block, progress, options):
@@ -97,7 +120,36 @@ def learn_from_logs(
         item = tally.item
         for one in read_items(path, fmt, progress, options, args=args):
             item(one)
-    return tally.finish()
+    findings = tally.finish()
+    findings.duplicates += added_duplicates
+    return findings
+
+
+def _fold(tally: Tally, usage: Usage) -> int:
+    """Count a shard's usage as if its events had been read; its duplicates (to add once done)."""
+    from learn.usage import problem_kinds
+
+    add = tally.aggregate.add
+    for (_, arch, nr, syscall, action, exe), evidence in sorted(usage.rows.items(), key=lambda kv: repr(kv[0])):
+        add(arch, nr, syscall, Action(action), exe, evidence.count, when=evidence.first_seen)
+    if tally.usage is not None:
+        for key, evidence in usage.rows.items():
+            tally.usage.add(key, evidence)
+    f = tally.findings
+    f.events += usage.events
+    f.lost += usage.lost
+    f.problem_counts.update(problem_kinds(usage))
+    return usage.duplicates
+
+
+def findings_from_usage(usage: Usage) -> Findings:
+    """What learn_from_logs finds, from usage merged elsewhere (the Dask engine's reduction)."""
+    tally = Tally(list(usage.sources), Selection())
+    tally.aggregate.coverage.start_run(", ".join(usage.sources))
+    duplicates = _fold(tally, usage)
+    findings = tally.finish()
+    findings.duplicates += duplicates
+    return findings
 
 
 def build_profile(findings: Findings) -> Profile:

@@ -17,6 +17,8 @@ from learn.select import Selection
 if TYPE_CHECKING:
     import pandas as pd
 
+    from learn.usage import Usage
+
 KEPT_PROBLEMS = 1000  # enough to show; counts stay exact beyond it
 STARTERS = frozenset({"execve", "execveat"})
 PENDING_EXECS = 1 << 16  # processes whose last record was an exec not (yet) selected
@@ -58,8 +60,17 @@ class Findings:
 class Tally:
     """Dedupe, select and count, one event at a time or many identical ones at once."""
 
-    def __init__(self, sources: list[str], selection: Selection, *, live: bool = False, args: bool = False) -> None:
+    def __init__(
+        self,
+        sources: list[str],
+        selection: Selection,
+        *,
+        live: bool = False,
+        args: bool = False,
+        usage: Usage | None = None,
+    ) -> None:
         self.findings = Findings(sources, arg_usage=ArgUsage() if args else None)
+        self.usage = usage  # the usage shard being filled (--save-usage), with node, times and a sample
         self._args = self.findings.arg_usage
         self.selection = selection
         self.dedupe = Deduplicator()
@@ -110,7 +121,11 @@ class Tally:
                 self.aggregate.add(
                     started.arch, started.nr, started.syscall, started.action, started.exe, when=started.timestamp
                 )
+                if self.usage is not None:
+                    self.usage.add_event(started)
             self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe, when=e.timestamp)
+            if self.usage is not None:
+                self.usage.add_event(e)
             if self._args is not None:
                 self._args.add(e)
             return
@@ -142,6 +157,10 @@ class Tally:
             self.findings.not_selected_actions[action] += n
         elif not self.selection.exes or exe in self.selection.exes:
             self.aggregate.add(arch, nr, name, action, exe, n)
+            if self.usage is not None:  # the bulk path knows no node, time or line
+                from learn.usage import Evidence
+
+                self.usage.add((None, arch, nr, name, action.value, exe), Evidence(n))
             return
         self.findings.not_selected_exes[exe or "?"] += n
 

@@ -25,7 +25,8 @@ from learn.errors import LearnError
 try:  # typer >= 0.22 carries its own copy of click
     from typer._click.exceptions import ClickException, UsageError
 except ImportError:  # pragma: no cover
-    from click.exceptions import ClickException, UsageError  # type: ignore[import-not-found,no-redef]
+    # (click itself may be installed too, by learn[dask]'s distributed: the ignore covers both cases)
+    from click.exceptions import ClickException, UsageError  # type: ignore[import-not-found,no-redef,assignment,unused-ignore]
 
 
 EXIT_OK, EXIT_NO_RECORDS, EXIT_USAGE, EXIT_DENIED, EXIT_LOST, EXIT_TARGET_FAILED = 0, 1, 2, 3, 4, 5

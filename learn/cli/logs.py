@@ -29,6 +29,7 @@ from learn.cli.options import (
     Arch,
     ByExe,
     Deny,
+    Engine,
     InputFmt,
     LearnArgs,
     Logs,
@@ -57,6 +58,7 @@ from learn.model import Action, Problem, ProblemKind
 from learn.pipeline import Findings, build_profile, decode_options, learn_from_logs, stream_events
 from learn.select import DEFAULT_ACTIONS, Selection
 from learn.summary import print_summary
+from learn.usage import Usage
 from parsers import InputFormat
 
 SHOWN_EXES = 3
@@ -163,6 +165,22 @@ def suggest(
     deny: Deny = None,
     args: LearnArgs = False,
     report_json: ReportJson = None,
+    save_usage: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FILE",
+            help="Also write the selected usage (per node, arch, syscall, action, exe: count, first/last seen, "
+            "a sample source:line) as a Parquet shard, which learn suggest reads beside logs.",
+        ),
+    ] = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(metavar="ENGINE", help="local (default), or dask: read and count each input as a Dask task."),
+    ] = Engine.LOCAL,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(metavar="ADDRESS", help="With --engine dask: this scheduler (default: a local cluster)."),
+    ] = None,
     follow: Annotated[
         bool,
         typer.Option(
@@ -185,6 +203,12 @@ def suggest(
         _fail(f"--since {since} is after --until {until}: no record can match", "swap them")
     if follow and (output is not None or report_json is not None or fmt is not SuggestFormat.OCI):
         _fail("--follow writes no profile, fragment or report", "leave out -o, --format and --report-json")
+    if follow and (save_usage is not None or engine is not Engine.LOCAL):
+        _fail("--follow reads one log live", "leave out --save-usage and --engine")
+    if scheduler is not None and engine is not Engine.DASK:
+        _fail("--scheduler names a Dask scheduler", "add --engine dask")
+    if engine is Engine.DASK and args:
+        _fail("--engine dask counts usage, and --args needs every record's arguments", "use the local engine")
     if follow:
         _follow(logs, selection, snap, input_format, decode_options(arch, timezone, strict_origin), quiet)
         return
@@ -193,10 +217,21 @@ def suggest(
     check_denied(deny or ())
     _check_outputs(output, report_json)
     _check_report_path(report_json, output)
-    with _progress() as progress:
-        findings = learn_from_logs(
-            logs, selection, input_format, progress, options=decode_options(arch, timezone, strict_origin), args=args
-        )
+    if save_usage is not None:
+        _check_outputs(save_usage, None)
+    options = decode_options(arch, timezone, strict_origin)
+    merged: Usage | None
+    if engine is Engine.DASK:
+        from learn.dask_engine import learn_on_dask
+
+        findings, merged = learn_on_dask(logs, selection, input_format, options, scheduler)
+    else:
+        usage = Usage() if save_usage is not None else None
+        with _progress() as progress:
+            findings = learn_from_logs(logs, selection, input_format, progress, options=options, args=args, usage=usage)
+        merged = usage
+    if save_usage is not None and merged is not None:
+        _save_usage(findings, merged, save_usage)
     if findings.selected == 0:
         if not quiet:
             print_summary(findings, err, None)
@@ -230,6 +265,13 @@ def suggest(
         err.print(f"learn: records lost: the logs say {amount} records were dropped; the profile is INCOMPLETE")
     if findings.loss_reported and not allow_loss:
         raise _Exit(EXIT_LOST)
+
+
+def _save_usage(findings: Findings, usage: Usage, path: str) -> None:
+    """The usage shard of what was read, with the provenance and problem counts of the run."""
+    from learn import usage as shards
+
+    shards.write(shards.from_findings(findings, usage), path)
 
 
 def _no_records_hint(findings: Findings) -> str:

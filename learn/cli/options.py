@@ -21,6 +21,13 @@ Format = Annotated[
 ]
 
 
+class Engine(StrEnum):
+    """suggest's --engine: where inputs are read and counted."""
+
+    LOCAL = "local"
+    DASK = "dask"
+
+
 class SuggestFormat(StrEnum):
     """suggest's --format: a profile format, or (with --snap) snapcraft's plugs."""
 
