@@ -113,7 +113,9 @@ def learn_from_logs(
         if path in held:
             added_duplicates += _fold(tally, held[path])
             continue
-        if not args and (bulk_block is not None or bulkcount.usable(path, selection, fmt)):
+        # The bulk counter sees no node, time or line, which a usage shard keeps (and inside a Dask
+        # worker, a daemon process, it could not start its own workers).
+        if not args and usage is None and (bulk_block is not None or bulkcount.usable(path, selection, fmt)):
             block = bulk_block or bulkcount.BLOCK_BYTES
             if bulkcount.count_file(path, tally, block, progress, options):
                 continue

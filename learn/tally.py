@@ -157,10 +157,6 @@ class Tally:
             self.findings.not_selected_actions[action] += n
         elif not self.selection.exes or exe in self.selection.exes:
             self.aggregate.add(arch, nr, name, action, exe, n)
-            if self.usage is not None:  # the bulk path knows no node, time or line
-                from learn.usage import Evidence
-
-                self.usage.add((None, arch, nr, name, action.value, exe), Evidence(n))
             return
         self.findings.not_selected_exes[exe or "?"] += n
 

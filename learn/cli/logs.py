@@ -207,6 +207,8 @@ def suggest(
         _fail("--follow reads one log live", "leave out --save-usage and --engine")
     if scheduler is not None and engine is not Engine.DASK:
         _fail("--scheduler names a Dask scheduler", "add --engine dask")
+    if save_usage is not None and args:
+        _fail("a usage shard keeps no argument values, which --args learns", "leave out --args or --save-usage")
     if engine is Engine.DASK and args:
         _fail("--engine dask counts usage, and --args needs every record's arguments", "use the local engine")
     if follow:

@@ -129,3 +129,25 @@ def test_a_parquet_file_that_is_no_shard_is_refused(tmp_path: Path) -> None:
     result = learn("suggest", other)
     assert_one_line_error(result, 2)
     assert "no learn usage shard" in result.stderr
+
+
+def test_filling_a_shard_reads_big_files_line_by_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The block counter knows no node (and cannot start processes in a Dask worker, a daemon):
+    a run that fills a shard never takes it, whatever the file's size."""
+    from learn import bulkcount
+
+    def no_bulk(*args: object, **kwargs: object) -> bool:
+        raise AssertionError("daemonic processes are not allowed to have children")
+
+    monkeypatch.setattr(bulkcount, "count_file", no_bulk)
+    monkeypatch.setattr(bulkcount, "MIN_BULK_BYTES", 0)
+    log = _multi_node_log(tmp_path)
+    usage = Usage()
+    found = learn_from_logs([str(log)], Selection(), bulk_block=64, usage=usage)
+    assert {key[0] for key in usage.rows} == {"web1", "web2"}
+    assert found.selected == usage.selected
+
+
+def test_a_shard_keeps_no_argument_values(tmp_path: Path) -> None:
+    result = learn("suggest", AUDITD[0], "--args", "--save-usage", tmp_path / "s.parquet")
+    assert_one_line_error(result, 2)
