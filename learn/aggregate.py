@@ -41,6 +41,14 @@ class Aggregator:
         self.events += n
         self.coverage.add(arch, nr, name, exe, n, when)
 
+    def allowed_by_arch(self) -> dict[str, tuple[str, ...]]:
+        """allowed_by_arch(self.frame()) without pandas: arch -> sorted names seen there."""
+        names: dict[str, set[str]] = {}
+        for arch, _nr, name, _action, _exe in self._counts:
+            if name is not None:
+                names.setdefault(arch, set()).add(name)
+        return {arch: tuple(sorted(names[arch])) for arch in sorted(names)}
+
     def frame(self) -> pd.DataFrame:
         """One row per (arch, nr, syscall, action, exe) with its count, sorted."""
         import pandas as pd

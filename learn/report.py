@@ -104,7 +104,7 @@ def build(findings: Findings, context: Context) -> dict[str, Any]:
 
 def _usage(findings: Findings) -> list[dict[str, Any]]:
     """Per arch, syscall and executable, how many records (the heat map of `learn report`)."""
-    df = findings.frame
+    df = findings.usage if findings.frame is not None or findings.counted is not None else None
     if df is None or df.empty:
         return []
     rows = df.assign(exe=df["exe"].fillna("?")).groupby(["arch", "nr", "exe"], sort=True, dropna=False)

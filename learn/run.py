@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import IO
 
 from learn import __version__
-from learn.aggregate import allowed_by_arch
 from learn.arch import host_abis
 from learn.atomic import StreamedOutput, keep_elsewhere
 from learn.errors import OutputError
@@ -77,7 +76,7 @@ def build_run_profile(
     ]
     if run.interrupted is not None:
         provenance.append(f"INCOMPLETE: {run.interrupted}")
-    allowed = allowed_by_arch(findings.usage)
+    allowed = findings.allowed_by_arch()  # without pandas: learn run -q never imports it
     if in_oci_runtime:
         added = ", ".join(oci.GO_RUNTIME_ASYNC)
         provenance.append(f"added for the OCI runtime's Go runtime, which calls them at random: {added}")

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from learn.aggregate import Aggregator
+from learn.aggregate import Aggregator, allowed_by_arch
 from learn.arglearn import ArgUsage
 from learn.coverage import Coverage
 from learn.dedupe import Deduplicator
@@ -45,12 +45,23 @@ class Findings:
     arg_usage: ArgUsage | None = None  # argument values, when learning them (--args)
     arg_notes: list[str] = field(default_factory=list)  # what argument learning could not do
     coverage: Coverage = field(default_factory=Coverage)  # per run and syscall (learn.coverage)
+    # The counts, until the usage table is asked for: pandas takes 0.4 s to import, and
+    # `learn run -q` needs only the allowed names (allowed_by_arch).
+    counted: Aggregator | None = None
 
     @property
     def usage(self) -> pd.DataFrame:
         """One row per (arch, nr, syscall, action, exe) with its count."""
+        if self.frame is None and self.counted is not None:
+            self.frame = self.counted.frame()
         assert self.frame is not None, "usage is known once the logs are read"
         return self.frame
+
+    def allowed_by_arch(self) -> dict[str, tuple[str, ...]]:
+        """arch -> sorted syscall names seen there, as learn.aggregate.allowed_by_arch(usage) says."""
+        if self.frame is None and self.counted is not None:
+            return self.counted.allowed_by_arch()
+        return allowed_by_arch(self.usage)
 
     @property
     def loss_reported(self) -> bool:
@@ -163,7 +174,8 @@ class Tally:
     def finish(self) -> Findings:
         self.findings.duplicates = self.dedupe.duplicates
         self.findings.selected = self.aggregate.events
-        self.findings.frame = self.aggregate.frame()
+        self.findings.frame = None
+        self.findings.counted = self.aggregate  # the table is built when first asked for
         self.findings.coverage = self.aggregate.coverage
         return self.findings
 

@@ -122,6 +122,8 @@ def _check_report_path(report: str | None, output: str | None) -> None:
 def _report(findings: Findings, context: Any, path: str | None, quiet: bool) -> str | None:
     """The report: its coverage lines in the summary, and as JSON to path (--report-json); the
     error if path could not be written (the report is then kept elsewhere)."""
+    if quiet and path is None:  # nothing to show or write: do not pay for building it (pandas)
+        return None
     from learn.report import build, readable, write_json
 
     report = build(findings, context)

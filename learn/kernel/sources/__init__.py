@@ -107,7 +107,7 @@ class SpoolingSource(ABC):
         self.barrier_timeout = barrier_timeout
         self._token = f"learn-barrier-{secrets.token_hex(_TOKEN_BYTES)}"
         self._token_bytes = self._token.encode()
-        self._markers: list[str] = []  # index = marker number, value = "start" / "end"
+        self._markers: list[str] = []  # index = marker number, value = "start" / "end" / "settle"
         self._seen: set[int] = set()
         self._cond = threading.Condition()
         self._stopping = threading.Event()
@@ -123,6 +123,8 @@ class SpoolingSource(ABC):
         self._collected = False
         self.collected = 0  # records the reader spooled (kmsg: kernel messages of any kind)
         self.decoded_records = 0
+        self.barrier_elapsed = 0.0  # how long the last marker took to come back (or to give up)
+        self._stop_at: int | None = None  # the reader stops once it has taken in this marker
 
     # -- what each source provides ------------------------------------------------------
 
@@ -149,6 +151,17 @@ class SpoolingSource(ABC):
     def _missed_barrier(self) -> bool:
         """The end marker did not show up in time: wait some other way; True if it showed up after all."""
         return False
+
+    def _settle(self) -> None:
+        """After the end marker: let records of other processes whose serial was taken just before
+        the marker's, but queued just after it, arrive (else their serials would count as lost).
+
+        A settle marker, which counts for nothing, makes the wait one more round trip through
+        kauditd rather than a fixed sleep: a record that took its serial before the end marker
+        has been queued by then. kmsg overrides this: each marker spends printk's rate limit.
+        """
+        if not self._barrier("settle", timeout=self.settle):
+            time.sleep(max(0.0, self.settle - self.barrier_elapsed))
 
     # -- the common life cycle ------------------------------------------------------------
 
@@ -181,7 +194,8 @@ class SpoolingSource(ABC):
             raise KernelError(f"{self.name} source stopped without running", "call start() first")
         if not (self._barrier("end") or self._missed_barrier()):
             self._wait_backlog_empty()
-        time.sleep(self.settle)  # records of other processes, serials taken just before the marker
+        else:
+            self._settle()
         self._halt()
         self._collected = True
 
@@ -261,30 +275,38 @@ class SpoolingSource(ABC):
             while end < len(data) and 48 <= data[end] <= 57:
                 end += 1
             if end > start:
+                number = int(data[start:end])
                 with self._cond:
-                    self._seen.add(int(data[start:end]))
+                    self._seen.add(number)
                     self._cond.notify_all()
+                if number == self._stop_at:
+                    self._stopping.set()
             at = data.find(self._token_bytes, end)
 
     def _reason(self, kind: LossKind, lost: int, message: str) -> None:
         self._reasons.append(LossReason(kind, lost, message))
 
-    def _barrier(self, which: str) -> bool:
+    def _barrier(self, which: str, timeout: float | None = None) -> bool:
         number = len(self._markers)
         self._markers.append(which)
+        began = time.monotonic()
+        self.barrier_elapsed = 0.0
         try:
             features.send_audit_message(f"{self._token} {number}")
         except KernelError as err:
             self._caveats.append(f"cannot log a {which} marker: {err}")
             return False
-        deadline = time.monotonic() + self.barrier_timeout
-        with self._cond:
-            while number not in self._seen and self._failure is None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-        return number in self._seen
+        deadline = began + (self.barrier_timeout if timeout is None else timeout)
+        try:
+            with self._cond:
+                while number not in self._seen and self._failure is None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._cond.wait(left)
+            return number in self._seen
+        finally:
+            self.barrier_elapsed = time.monotonic() - began
 
     def _wait_backlog_empty(self) -> None:
         """Without a marker: wait until the kernel queue is empty, then a moment for the last send."""

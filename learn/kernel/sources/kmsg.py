@@ -138,6 +138,10 @@ class KmsgSource(SpoolingSource):
         time.sleep(interval + 0.1)
         return self._barrier("end")
 
+    def _settle(self) -> None:
+        """A settle marker would spend printk's rate limit (10 messages a window): a fixed wait."""
+        time.sleep(self.settle)
+
     def _close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)

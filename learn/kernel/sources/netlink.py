@@ -120,6 +120,11 @@ class NetlinkSource(SpoolingSource):
             self._put(data)
             self.collected += 1
 
+    def _settle(self) -> None:
+        """The reader stops as it takes the settle marker in, not at its next recv() timeout."""
+        self._stop_at = len(self._markers)  # the number the settle marker gets
+        super()._settle()
+
     def _missed_barrier(self) -> bool:
         """An overrun can drop the end marker itself; by now the queue has drained, so mark again."""
         return self._barrier("end")
