@@ -55,9 +55,14 @@ def _least(a: float | None, b: float | None, pick: Any) -> float | None:
     return a if b is None else float(pick(a, b))
 
 
-def _sample_order(e: Evidence) -> tuple[bool, float, bool, str]:
-    """Timed samples first, earliest first; then by text: a total order, so merging commutes."""
-    return (e.first_seen is None, e.first_seen or 0.0, e.sample is None, e.sample or "")
+def _sample_order(e: Evidence) -> tuple[bool, float, bool, str, int]:
+    """Timed samples first, earliest first; then by source and line number: a total order (so
+    merging commutes) that numbering a block's lines from the file's start does not change."""
+    source, _, line = (e.sample or "").rpartition(":")
+    number = int(line) if line.isdigit() else -1
+    if number < 0:
+        source = e.sample or ""
+    return (e.first_seen is None, e.first_seen or 0.0, e.sample is None, source, number)
 
 
 @dataclass

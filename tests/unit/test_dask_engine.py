@@ -85,3 +85,35 @@ def test_without_the_extra_the_cli_says_how_to_install_it(tmp_path: Path) -> Non
     )
     assert_one_line_error(result, 2)
     assert "learn[dask]" in result.stderr
+
+
+@pytest.mark.parametrize("block", [4096, 50_000])
+def test_big_logs_are_read_in_blocks_with_the_local_answer(tmp_path: Path, scheduler: str, block: int) -> None:
+    """Blocks as tasks: the same usage (counts, nodes, times, samples numbered from the file's
+    start) and profile as reading each file whole."""
+    from learn.dask_engine import blocks_of, learn_on_dask
+    from learn.pipeline import build_profile, learn_from_logs
+    from learn.select import Selection
+    from learn.usage import Usage
+    from parsers import DEFAULT_DECODING, InputFormat
+
+    fleet = _multi_node_log(tmp_path)
+    inputs = [str(fleet), str(AUDITD[0]), str(SAMPLE_LOGS / "auditd/static32.audit.log")]
+    assert len(blocks_of(str(fleet), Selection(), InputFormat.AUTO, block) or []) > 1
+    found, usage = learn_on_dask(inputs, Selection(), InputFormat.AUTO, DEFAULT_DECODING, scheduler, block)
+    local_usage = Usage()
+    local = learn_from_logs(inputs, Selection(), usage=local_usage)
+    assert usage.rows == local_usage.rows
+    assert (found.selected, found.events, found.sources) == (local.selected, local.events, local.sources)
+    assert build_profile(found) == build_profile(local)
+
+
+def test_a_selection_by_program_reads_each_log_whole(tmp_path: Path) -> None:
+    """--exe keeps the exec that started the program: each pid's records must be read in order."""
+    from learn.dask_engine import blocks_of
+    from learn.select import Selection
+    from parsers import InputFormat
+
+    fleet = str(_multi_node_log(tmp_path))
+    assert blocks_of(fleet, Selection(exes=frozenset({"/usr/bin/ls"})), InputFormat.AUTO, 4096) is None
+    assert blocks_of(fleet, Selection(), InputFormat.AUTO, 1 << 30) is None
