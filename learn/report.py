@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from learn import __version__
-from learn.aggregate import exes_by_syscall
 from learn.baseline import BASELINE
 from learn.coverage import LATE_SHARE, Coverage
 from learn.profile import Profile
@@ -59,7 +58,7 @@ def _isatty(fd: int) -> bool:
 
 def build(findings: Findings, context: Context) -> dict[str, Any]:
     coverage = findings.coverage
-    exes = exes_by_syscall(findings.usage)
+    exes = findings.counts.exes_by_syscall()
     profile = context.profile
     return {
         "schema": SCHEMA,
@@ -104,16 +103,10 @@ def build(findings: Findings, context: Context) -> dict[str, Any]:
 
 def _usage(findings: Findings) -> list[dict[str, Any]]:
     """Per arch, syscall and executable, how many records (the heat map of `learn report`)."""
-    df = findings.usage if findings.frame is not None or findings.counted is not None else None
-    if df is None or df.empty:
-        return []
-    rows = df.assign(exe=df["exe"].fillna("?")).groupby(["arch", "nr", "exe"], sort=True, dropna=False)
-    out = rows.agg(syscall=("syscall", "first"), count=("count", "sum")).reset_index()
     return [
-        {"arch": str(a), "syscall": None if s != s or s is None else str(s), "nr": int(n), "executable": str(e),
-         "count": int(c)}
-        for a, n, e, s, c in out[["arch", "nr", "exe", "syscall", "count"]].itertuples(index=False)
-    ]  # fmt: skip
+        {"arch": arch, "syscall": syscall, "nr": nr, "executable": exe, "count": n}
+        for arch, nr, exe, syscall, n in findings.counts.by_exe_and_syscall()
+    ]
 
 
 def _profile(context: Context) -> dict[str, Any]:

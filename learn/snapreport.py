@@ -13,15 +13,11 @@ MAX_ALTERNATIVES = 6
 def calls_from(findings: Findings) -> list[Call]:
     """The selected calls per (arch, syscall), with the arguments seen when every record of the
     call had them (`--args`: from SYSCALL records)."""
-    from learn.aggregate import usage_by_syscall
-
     calls = []
-    for arch, syscall, count, exes in usage_by_syscall(findings.usage)[["arch", "syscall", "count", "exes"]].itertuples(
-        index=False
-    ):
-        if not isinstance(syscall, str):
+    for row in findings.counts.usage_by_syscall():
+        if row.syscall is None:
             continue  # a number libseccomp cannot name: the summary says so
-        calls.append(Call(str(arch), syscall, int(count), tuple(exes), _args(findings, str(arch), syscall)))
+        calls.append(Call(row.arch, row.syscall, row.calls, row.exes, _args(findings, row.arch, row.syscall)))
     return calls
 
 

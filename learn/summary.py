@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from learn.aggregate import unnamed, usage_by_syscall
 from learn.arglearn import call_lines, describe_values
 from learn.pipeline import Findings
 from parsers.record import UNKNOWN_ARCH
@@ -38,7 +37,7 @@ def print_summary(
     else:
         _print_by_syscall(findings, console)
     unknown_arch = 0
-    for arch, nr, count in unnamed(findings.usage):
+    for arch, nr, count in findings.counts.unnamed():
         if arch == UNKNOWN_ARCH:
             unknown_arch += count
             continue
@@ -77,31 +76,27 @@ def _print_arguments(findings: Findings, console: Console, calls_verb: str | Non
 
 def _print_by_exe(findings: Findings, console: Console) -> None:
     """--by-exe: one block per executable, its syscalls per arch."""
-    usage = findings.usage
-    if usage.empty:
-        return
-    for exe, rows in usage.assign(exe=usage["exe"].fillna("?")).groupby("exe", sort=True):
-        console.print(f"{exe}: {int(rows['count'].sum())} calls", markup=False, highlight=False)
-        for arch, calls in rows.groupby("arch", sort=True):
-            pairs = zip(calls["syscall"], calls["nr"], strict=True)
-            names = sorted({n if isinstance(n, str) else f"#{nr}" for n, nr in pairs})
+    for exe, calls, per_arch in findings.counts.by_exe():
+        console.print(f"{exe}: {calls} calls", markup=False, highlight=False)
+        for arch, names in per_arch:
             console.print(f"  {arch} ({len(names)}): {' '.join(names)}", markup=False, highlight=False)
 
 
 def _print_by_syscall(findings: Findings, console: Console) -> None:
-    per_syscall = usage_by_syscall(findings.usage)
-    for arch, rows in per_syscall.groupby("arch", sort=True):
+    per_syscall = findings.counts.usage_by_syscall()
+    for arch in sorted({row.arch for row in per_syscall}):
+        rows = [row for row in per_syscall if row.arch == arch]
         table = Table(title=f"{arch}: {len(rows)} syscalls", title_justify="left", box=None, pad_edge=False)
         table.add_column("syscall")
         table.add_column("nr", justify="right")
         table.add_column("count", justify="right")
         table.add_column("executables", overflow="fold")
-        for row in rows.itertuples():
-            exes = [str(e) for e in row.exes]  # type: ignore[union-attr]
+        for row in rows:
+            exes = list(row.exes)
             more = f" (+{len(exes) - SHOWN_EXES}; --by-exe lists them)" if len(exes) > SHOWN_EXES else ""
             shown = ", ".join(exes[:SHOWN_EXES]) + more
-            name = row.syscall if isinstance(row.syscall, str) else "(no name)"
-            table.add_row(name, str(row.nr), str(row.count), shown)
+            name = row.syscall if row.syscall is not None else "(no name)"
+            table.add_row(name, str(row.nr), str(row.calls), shown)
         console.print(table)
 
 

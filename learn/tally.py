@@ -57,6 +57,12 @@ class Findings:
         assert self.frame is not None, "usage is known once the logs are read"
         return self.frame
 
+    @property
+    def counts(self) -> Aggregator:
+        """The counts the summary's and the report's views are computed from (without pandas)."""
+        assert self.counted is not None, "usage is known once the logs are read"
+        return self.counted
+
     def allowed_by_arch(self) -> dict[str, tuple[str, ...]]:
         """arch -> sorted syscall names seen there, as learn.aggregate.allowed_by_arch(usage) says."""
         if self.frame is None and self.counted is not None:

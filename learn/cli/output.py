@@ -137,8 +137,7 @@ def _report(findings: Findings, context: Any, path: str | None, quiet: bool) -> 
 
 
 def _print_risks(profile: Profile, findings: Findings) -> None:
-    from learn.aggregate import exes_by_syscall
     from learn.risk import assess, summary_lines
 
-    for line in summary_lines(assess(profile), exes_by_syscall(findings.usage)):
+    for line in summary_lines(assess(profile), findings.counts.exes_by_syscall()):
         err.print(line, markup=False)
