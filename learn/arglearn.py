@@ -13,6 +13,7 @@ clone3 was seen) clone3 gets ENOSYS, so libc falls back to clone, whose flags ar
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from learn.profile import Arg, Op, Rule, arg_mask
 # filter would grow past what one syscall's rules may hold (learn.profile.MAX_RULES_PER_SYSCALL).
 MAX_COMBINATIONS = 24
 MAX_EXES = 8  # executables remembered per value, for check's report
+UNKNOWN_ARGS = "?"  # a usage shard's signature of a call whose arguments the log did not give
 
 
 @dataclass
@@ -41,10 +43,29 @@ class ArgUsage:
         if not rows:
             return
         key = None if e.args is None else project(rows, e.args, arg_mask(e.arch))
-        self.seen.setdefault((e.arch, e.syscall), Counter())[key] += n
-        exes = self.exes.setdefault((e.arch, e.syscall, key), set())
+        self._count(e.arch, e.syscall, key, e.exe, n)
+
+    def add_signature(self, arch: str, syscall: str, signature: str, exe: str | None, n: int) -> None:
+        """n calls a usage shard holds under this argument signature (see signature())."""
+        key = None if signature == UNKNOWN_ARGS else tuple(json.loads(signature))
+        self._count(arch, syscall, key, exe, n)
+
+    def _count(self, arch: str, syscall: str, key: Key | None, exe: str | None, n: int) -> None:
+        self.seen.setdefault((arch, syscall), Counter())[key] += n
+        exes = self.exes.setdefault((arch, syscall, key), set())
         if len(exes) < MAX_EXES:
-            exes.add(e.exe or "?")
+            exes.add(exe or "?")
+
+
+def signature(e: SeccompEvent) -> str | None:
+    """The call's argument values as the table projects them (JSON), UNKNOWN_ARGS when the log
+    gave none; None for a syscall the table has no rows for (its arguments are never checked)."""
+    if e.syscall is None or e.syscall not in ROWS_BY_SYSCALL:
+        return None
+    rows = rows_for(e.arch, e.syscall)
+    if not rows:
+        return None
+    return UNKNOWN_ARGS if e.args is None else json.dumps(list(project(rows, e.args, arg_mask(e.arch))))
 
 
 @dataclass(frozen=True)

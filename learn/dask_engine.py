@@ -34,15 +34,20 @@ class BlockUsage:
     lines: int
 
 
-def usage_of(path: str, selection: Selection, fmt: InputFormat, options: DecodeOptions) -> Usage:
+def usage_of(path: str, selection: Selection, fmt: InputFormat, options: DecodeOptions, args: bool = False) -> Usage:
     """One input's usage: a shard as it is, a log read and counted (a task, run on a worker)."""
     from learn import usage as shards
-    from learn.pipeline import learn_from_logs
+    from learn.pipeline import check_args, learn_from_logs
 
     if is_shard(path):
-        return shards.read(path) if selection == Selection() else _refuse_selection(path)
+        if selection != Selection():
+            return _refuse_selection(path)
+        usage = shards.read(path)
+        check_args({path: usage}, args)
+        return usage
     usage = Usage()
-    return from_findings(learn_from_logs([path], selection, fmt, None, options=options, usage=usage), usage)
+    found = learn_from_logs([path], selection, fmt, None, options=options, args=args, usage=usage)
+    return from_findings(found, usage)
 
 
 def _refuse_selection(path: str) -> Usage:
@@ -125,6 +130,8 @@ def learn_on_dask(
     options: DecodeOptions,
     scheduler: str | None,
     block: int = BLOCK_BYTES,
+    *,
+    args: bool = False,
 ) -> tuple[Findings, Usage]:
     """The findings of paths, counted on a Dask cluster (scheduler's address, or a local one),
     and the merged usage they are built from. Logs bigger than block are read in blocks."""
@@ -136,9 +143,9 @@ def learn_on_dask(
         # Every read is submitted first; then the blocks' line counts number their samples.
         reads: list[Any] = []  # per input: one task, or the tasks of its blocks
         for path in inputs:
-            ranges = blocks_of(path, selection, fmt, block)
+            ranges = None if args else blocks_of(path, selection, fmt, block)  # a0..a3 join records in order
             if ranges is None:
-                reads.append(client.submit(usage_of, path, selection, fmt, options, pure=False))
+                reads.append(client.submit(usage_of, path, selection, fmt, options, args, pure=False))
             else:
                 reads.append([client.submit(usage_of_block, path, o, n, selection, fmt, options) for o, n in ranges])
         blocked = [part for read in reads if isinstance(read, list) for part in read]
@@ -157,7 +164,7 @@ def learn_on_dask(
             merged = [client.submit(merge_pair, a, b, pure=False) for a, b in pairs]
             tasks = merged + tasks[len(merged) * 2 :]
         usage: Usage = tasks[0].result() if tasks else Usage()
-    return findings_from_usage(usage), usage
+    return findings_from_usage(usage, args=args), usage
 
 
 def _distributed() -> Any:

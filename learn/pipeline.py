@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 
 from learn import __version__, bulkcount
@@ -103,8 +103,9 @@ def learn_from_logs(
 
     inputs = expand(paths)
     held = {path: shards.read(path) for path in inputs if is_shard(path)}
-    if held and (args or selection != Selection()):
+    if held and selection != Selection():
         raise UsageError(f"{next(iter(held))} is a usage shard: it cannot be selected from again", SHARD_SELECTION_HINT)
+    check_args(held, args)
     sources = [name for path in inputs for name in (held[path].sources if path in held else (path,))]
     tally = Tally(sources, selection, args=args, usage=usage)
     added_duplicates = 0
@@ -132,8 +133,11 @@ def _fold(tally: Tally, usage: Usage) -> int:
     from learn.usage import problem_kinds
 
     add = tally.aggregate.add
-    for (_, arch, nr, syscall, action, exe), evidence in sorted(usage.rows.items(), key=lambda kv: repr(kv[0])):
+    learned = tally.findings.arg_usage
+    for (_, arch, nr, syscall, action, exe, args), evidence in sorted(usage.rows.items(), key=lambda kv: repr(kv[0])):
         add(arch, nr, syscall, Action(action), exe, evidence.count, when=evidence.first_seen)
+        if learned is not None and args is not None and syscall is not None:
+            learned.add_signature(arch, syscall, args, exe, evidence.count)
     if tally.usage is not None:
         for key, evidence in usage.rows.items():
             tally.usage.add(key, evidence)
@@ -144,9 +148,19 @@ def _fold(tally: Tally, usage: Usage) -> int:
     return usage.duplicates
 
 
-def findings_from_usage(usage: Usage) -> Findings:
+def check_args(shards: Mapping[str, Usage], args: bool) -> None:
+    """--args needs the argument signatures of every call: shards written with --args."""
+    without = [path for path, usage in shards.items() if args and usage.args is False]
+    if without:
+        raise UsageError(
+            f"{without[0]} is a usage shard written without --args: it holds no argument values",
+            "write the shards with --args --save-usage, or leave out --args",
+        )
+
+
+def findings_from_usage(usage: Usage, *, args: bool = False) -> Findings:
     """What learn_from_logs finds, from usage merged elsewhere (the Dask engine's reduction)."""
-    tally = Tally(list(usage.sources), Selection())
+    tally = Tally(list(usage.sources), Selection(), args=args)
     tally.aggregate.coverage.start_run(", ".join(usage.sources))
     duplicates = _fold(tally, usage)
     findings = tally.finish()

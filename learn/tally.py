@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from learn.aggregate import Aggregator, allowed_by_arch
-from learn.arglearn import ArgUsage
+from learn.arglearn import ArgUsage, signature
 from learn.coverage import Coverage
 from learn.dedupe import Deduplicator
 from learn.model import Action, Item, Problem, ProblemKind, SeccompEvent
@@ -88,6 +88,8 @@ class Tally:
     ) -> None:
         self.findings = Findings(sources, arg_usage=ArgUsage() if args else None)
         self.usage = usage  # the usage shard being filled (--save-usage), with node, times and a sample
+        if usage is not None:
+            usage.args = args
         self._args = self.findings.arg_usage
         self.selection = selection
         self.dedupe = Deduplicator()
@@ -139,10 +141,10 @@ class Tally:
                     started.arch, started.nr, started.syscall, started.action, started.exe, when=started.timestamp
                 )
                 if self.usage is not None:
-                    self.usage.add_event(started)
+                    self.usage.add_event(started, signature(started) if self._args is not None else None)
             self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe, when=e.timestamp)
             if self.usage is not None:
-                self.usage.add_event(e)
+                self.usage.add_event(e, signature(e) if self._args is not None else None)
             if self._args is not None:
                 self._args.add(e)
             return

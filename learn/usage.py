@@ -25,12 +25,12 @@ if TYPE_CHECKING:
 
 MAGIC = b"PAR1"
 META_KEY = b"learn.usage"
-FORMAT = 1
+FORMAT = 2
 INSTALL_HINT = "pip install pyarrow (or: pip install 'learn[dask]')"
 
-# (node, arch, nr, syscall, action, exe)
-Key = tuple[str | None, str, int, str | None, str, str | None]
-COLUMNS = ["node", "arch", "nr", "syscall", "action", "exe", "count", "first_seen", "last_seen", "sample"]
+# (node, arch, nr, syscall, action, exe, argument signature: learn.arglearn.signature, with --args)
+Key = tuple[str | None, str, int, str | None, str, str | None, str | None]
+COLUMNS = ["node", "arch", "nr", "syscall", "action", "exe", "args", "count", "first_seen", "last_seen", "sample"]
 
 
 @dataclass(frozen=True)
@@ -75,14 +75,15 @@ class Usage:
     duplicates: int = 0
     lost: int = 0
     problem_counts: Counter[str] = field(default_factory=Counter)
+    args: bool | None = None  # written with --args (signatures kept); None: nothing yet (merges as either)
 
     def add(self, key: Key, evidence: Evidence) -> None:
         have = self.rows.get(key)
         self.rows[key] = evidence if have is None else have.merged(evidence)
 
-    def add_event(self, e: SeccompEvent) -> None:
+    def add_event(self, e: SeccompEvent, args: str | None = None) -> None:
         when = e.timestamp
-        key = (e.node, e.arch, e.nr, e.syscall, e.action.value, e.exe)
+        key = (e.node, e.arch, e.nr, e.syscall, e.action.value, e.exe, args)
         self.add(key, Evidence(1, when, when, f"{e.source}:{e.line}"))
 
     def merged(self, other: Usage) -> Usage:
@@ -92,6 +93,7 @@ class Usage:
         out.duplicates = self.duplicates + other.duplicates
         out.lost = self.lost + other.lost
         out.problem_counts = self.problem_counts + other.problem_counts
+        out.args = other.args if self.args is None else self.args if other.args is None else self.args and other.args
         return out
 
     @property
@@ -144,12 +146,12 @@ def write(usage: Usage, path: str) -> None:
     for key, ev in items:
         for name, value in zip(COLUMNS, (*key, ev.count, ev.first_seen, ev.last_seen, ev.sample), strict=True):
             columns[name].append(value)
-    types = [pa.string(), pa.string(), pa.int64(), pa.string(), pa.string(), pa.string()]
+    types = [pa.string(), pa.string(), pa.int64(), pa.string(), pa.string(), pa.string(), pa.string()]
     types += [pa.int64(), pa.float64(), pa.float64(), pa.string()]
     schema = pa.schema([pa.field(n, t) for n, t in zip(COLUMNS, types, strict=True)])
     meta = {
         "format": FORMAT, "sources": list(usage.sources), "events": usage.events, "duplicates": usage.duplicates,
-        "lost": usage.lost, "problem_counts": dict(sorted(usage.problem_counts.items())),
+        "lost": usage.lost, "problem_counts": dict(sorted(usage.problem_counts.items())), "args": usage.args,
     }  # fmt: skip
     schema = schema.with_metadata({META_KEY: json.dumps(meta).encode()})
     table = pa.Table.from_pydict(columns, schema=schema)
@@ -161,8 +163,8 @@ def write(usage: Usage, path: str) -> None:
 
 
 def _text_key(key: Key) -> tuple[str | None, ...]:
-    node, arch, nr, syscall, action, exe = key
-    return (node, arch, f"{nr:012d}", syscall, action, exe)
+    node, arch, nr, syscall, action, exe, args = key
+    return (node, arch, f"{nr:012d}", syscall, action, exe, args)
 
 
 def read(path: str) -> Usage:
@@ -181,11 +183,12 @@ def read(path: str) -> Usage:
     usage = Usage(
         sources=tuple(meta["sources"]), events=int(meta["events"]), duplicates=int(meta["duplicates"]),
         lost=int(meta["lost"]), problem_counts=Counter({str(k): int(v) for k, v in meta["problem_counts"].items()}),
+        args=meta["args"],
     )  # fmt: skip
     for row in table.to_pylist():
         action = str(row["action"])
         Action(action)  # an unknown action is refused, as in a log
-        key: Key = (row["node"], str(row["arch"]), int(row["nr"]), row["syscall"], action, row["exe"])
+        key: Key = (row["node"], str(row["arch"]), int(row["nr"]), row["syscall"], action, row["exe"], row["args"])
         usage.add(key, Evidence(int(row["count"]), row["first_seen"], row["last_seen"], row["sample"]))
     return usage
 

@@ -207,10 +207,6 @@ def suggest(
         _fail("--follow reads one log live", "leave out --save-usage and --engine")
     if scheduler is not None and engine is not Engine.DASK:
         _fail("--scheduler names a Dask scheduler", "add --engine dask")
-    if save_usage is not None and args:
-        _fail("a usage shard keeps no argument values, which --args learns", "leave out --args or --save-usage")
-    if engine is Engine.DASK and args:
-        _fail("--engine dask counts usage, and --args needs every record's arguments", "use the local engine")
     if follow:
         _follow(logs, selection, snap, input_format, decode_options(arch, timezone, strict_origin), quiet)
         return
@@ -226,7 +222,7 @@ def suggest(
     if engine is Engine.DASK:
         from learn.dask_engine import learn_on_dask
 
-        findings, merged = learn_on_dask(logs, selection, input_format, options, scheduler)
+        findings, merged = learn_on_dask(logs, selection, input_format, options, scheduler, args=args)
     else:
         usage = Usage() if save_usage is not None else None
         with _progress() as progress:

@@ -117,3 +117,18 @@ def test_a_selection_by_program_reads_each_log_whole(tmp_path: Path) -> None:
     fleet = str(_multi_node_log(tmp_path))
     assert blocks_of(fleet, Selection(exes=frozenset({"/usr/bin/ls"})), InputFormat.AUTO, 4096) is None
     assert blocks_of(fleet, Selection(), InputFormat.AUTO, 1 << 30) is None
+
+
+def test_dask_learns_argument_rules_as_the_local_engine(tmp_path: Path, scheduler: str) -> None:
+    from tests.unit.test_usage import ARG_LOGS
+
+    shard = tmp_path / "s.parquet"
+    assert (
+        learn("suggest", "--args", ARG_LOGS[0], "-q", "-o", tmp_path / "x.json", "--save-usage", shard).returncode == 0
+    )
+    inputs = [shard, *ARG_LOGS[1:], AUDITD[1]]
+    local, dask = tmp_path / "local.json", tmp_path / "dask.json"
+    assert learn("suggest", "--args", ARG_LOGS[0], *inputs[1:], "-q", "-o", local).returncode == 0
+    result = learn("suggest", "--engine", "dask", "--scheduler", scheduler, "--args", *inputs, "-q", "-o", dask)
+    assert result.returncode == 0, result.stderr
+    assert dask.read_bytes() == local.read_bytes()

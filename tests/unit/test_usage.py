@@ -29,18 +29,19 @@ EVIDENCE = st.builds(
 KEYS = st.tuples(
     st.sampled_from([None, "web1", "web2"]), st.sampled_from(["x86_64", "x86"]), st.integers(0, 3),
     st.sampled_from([None, "read", "write"]), st.sampled_from(["log", "errno"]), st.sampled_from([None, "/bin/ls", "/bin/sh"]),
+    st.sampled_from([None, "?", "[2, 1]", "[10, null]"]),
 )  # fmt: skip
 USAGES = st.builds(
-    lambda rows, sources, events, dups, lost, loss: Usage(
-        dict(rows), tuple(sources), events, dups, lost, shards.Counter({"loss": loss} if loss else {})
+    lambda rows, sources, events, dups, lost, loss, args: Usage(
+        dict(rows), tuple(sources), events, dups, lost, shards.Counter({"loss": loss} if loss else {}), args
     ),
     st.lists(st.tuples(KEYS, EVIDENCE), max_size=6), st.lists(st.sampled_from(["a.log", "b.log", "c.log"]), max_size=2),
-    st.integers(0, 100), st.integers(0, 5), st.integers(0, 5), st.integers(0, 2),
+    st.integers(0, 100), st.integers(0, 5), st.integers(0, 5), st.integers(0, 2), st.sampled_from([None, True, False]),
 )  # fmt: skip
 
 
 def _table(u: Usage) -> tuple[object, ...]:
-    return (u.rows, u.events, u.duplicates, u.lost, u.problem_counts)
+    return (u.rows, u.events, u.duplicates, u.lost, u.problem_counts, u.args)
 
 
 @settings(max_examples=300, deadline=None)
@@ -76,7 +77,7 @@ def test_the_shard_keeps_node_times_and_a_sample_line(tmp_path: Path) -> None:
     learn_from_logs([str(log)], Selection(), usage=usage)
     nodes = {key[0] for key in usage.rows}
     assert nodes == {"web1", "web2"}
-    ev = usage.rows[("web2", "x86_64", 0, "read", "log", "/usr/bin/python3.11")]
+    ev = usage.rows[("web2", "x86_64", 0, "read", "log", "/usr/bin/python3.11", None)]
     assert ev.count > 0 and ev.first_seen is not None and ev.last_seen is not None and ev.first_seen <= ev.last_seen
     assert ev.sample is not None and ev.sample.startswith(f"{log}:")
     line = int(ev.sample.rsplit(":", 1)[1])
@@ -148,6 +149,30 @@ def test_filling_a_shard_reads_big_files_line_by_line(tmp_path: Path, monkeypatc
     assert found.selected == usage.selected
 
 
-def test_a_shard_keeps_no_argument_values(tmp_path: Path) -> None:
-    result = learn("suggest", AUDITD[0], "--args", "--save-usage", tmp_path / "s.parquet")
+ARG_LOGS = sorted((SAMPLE_LOGS / "auditd-args").glob("*.log"))
+
+
+def test_shards_written_with_args_give_the_argument_rules(tmp_path: Path) -> None:
+    """--args --save-usage keeps each call's argument signature; --args over the shards learns
+    the same rules as over the logs."""
+    direct = tmp_path / "direct.json"
+    assert learn("suggest", "--args", *ARG_LOGS, "-q", "-o", direct).returncode == 0
+    made = []
+    for i, log in enumerate(ARG_LOGS):
+        made.append(tmp_path / f"{i}.parquet")
+        result = learn("suggest", "--args", log, "-q", "-o", tmp_path / "x.json", "--save-usage", made[-1])
+        assert result.returncode == 0, result.stderr
+    assert any(key[6] not in (None, "?") for key in shards.read(str(made[0])).rows)
+    via = tmp_path / "via.json"
+    result = learn("suggest", "--args", *made, "-q", "-o", via)
+    assert result.returncode == 0, result.stderr
+    assert via.read_bytes() == direct.read_bytes()
+    assert "args" in via.read_text()
+
+
+def test_args_over_a_shard_written_without_them_is_refused(tmp_path: Path) -> None:
+    shard = tmp_path / "s.parquet"
+    assert learn("suggest", ARG_LOGS[0], "-q", "-o", tmp_path / "x.json", "--save-usage", shard).returncode == 0
+    result = learn("suggest", "--args", shard)
     assert_one_line_error(result, 2)
+    assert "without --args" in result.stderr
