@@ -55,8 +55,14 @@ def decode(prog: bytes) -> list[tuple[int, int, int, int]]:
 
 
 def run(prog: bytes, nr: int, arch: int, args: tuple[int, ...] = (), ip: int = 0) -> Verdict:
+    return run_decoded(decode(prog), nr, arch, args, ip)
+
+
+def run_decoded(
+    insns: list[tuple[int, int, int, int]], nr: int, arch: int, args: tuple[int, ...] = (), ip: int = 0
+) -> Verdict:
+    """run() on a program decoded once, for callers that run it many times."""
     data = seccomp_data(nr, arch, args, ip)
-    insns = decode(prog)
     a = x = 0
     mem = [0] * 16
     pc = steps = 0

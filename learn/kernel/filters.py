@@ -25,7 +25,7 @@ import pyseccomp
 
 from learn.arch import AUDIT_ARCH_BY_NAME, canonical_arch, host_abis
 from learn.errors import KernelError, ProfileError
-from learn.kernel.multiplexers import MULTIPLEXED_ARCHES, Guard, guard_program, through_multiplexers
+from learn.kernel.multiplexers import MULTIPLEXED, MULTIPLEXED_ARCHES, Guard, guard_program, through_multiplexers
 from learn.kernel.multiplexers import notes as multiplexer_notes
 from learn.lowering import Lowered, lower
 from learn.model import Action
@@ -223,7 +223,44 @@ def build_filter(
         except OSError as e:
             raise KernelError(f"cannot log denials: SECCOMP_FILTER_FLAG_LOG: {e.strerror}") from e
     logged = log_denials and mode is Mode.ENFORCE
-    return BuiltFilter(merged, targets, default, skipped, tuple(notes), tuple(guards), logged)
+    built = BuiltFilter(merged, targets, default, skipped, tuple(notes), tuple(guards), logged)
+    if mode is Mode.LEARN or not any(rule.args for rule in profile.rules):
+        return built
+    wrong = _miscompiled(built, profile, mode)
+    if wrong is None:
+        return built
+    if optimize:  # libseccomp's binary tree went wrong (learn.bpf.verify): its linear chain does not
+        rebuilt = build_filter(
+            profile, mode=mode, arches=arches, counts=counts, log_denials=log_denials, optimize=False
+        )
+        wrong = _miscompiled(rebuilt, profile, mode)
+        if wrong is None:
+            return rebuilt
+    arch, name, args, got, want = wrong
+    raise ProfileError(
+        f"libseccomp builds a filter that gives {name}"
+        f"({', '.join(map(hex, args))}) on {arch} {got} where the profile says {want}: refusing to load it",
+        "simplify that syscall's argument rules, or report the profile to learn's developers",
+    )
+
+
+def _miscompiled(
+    built: BuiltFilter, profile: Profile, mode: Mode
+) -> tuple[str, str, tuple[int, ...], Verdict, Verdict] | None:
+    """The first call the built program decides otherwise than the profile, among those argument
+    rules decide (learn.bpf.verify); None when they all agree."""
+    from learn.bpf.verify import first_disagreement  # not at import: the interpreter is only needed here
+
+    def expected(arch: str, name: str, args: tuple[int, ...]) -> Verdict:
+        verdict = profile.decide(arch, name, args)
+        if mode is Mode.ENFORCE or verdict.action is Action.ALLOW:
+            return verdict
+        return Verdict(Action.LOG, None)  # COMPLAIN: what the profile would deny is logged
+
+    def skip(arch: str, name: str) -> bool:  # learn's own guards decide these (learn.kernel.multiplexers)
+        return arch in MULTIPLEXED_ARCHES and name in MULTIPLEXED
+
+    return first_disagreement(program(built), profile, built.arches, expected, skip)
 
 
 def require_host_abi(profile: Profile) -> list[str]:

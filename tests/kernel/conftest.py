@@ -33,6 +33,8 @@ PROGRAMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "handler": ("handler.c", ()),
     "argcalls": ("argcalls.c", ()),
     "argcalls32": ("argcalls.c", ("-m32",)),
+    "write0": ("write0.c", ()),
+    "write0_32": ("write0.c", ("-m32", "-static")),
 }
 
 # A line of `strace -f -qq -o FILE`: "PID  name(" or "PID  <... name resumed>"; signal (---),

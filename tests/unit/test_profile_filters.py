@@ -123,3 +123,27 @@ def test_multiplexers_never_give_more_than_the_profile(
             continue
         seen = [_ret(profile.decide("x86", n, a)) for n, a in probes if n == name] + [_ret(profile.decide("x86", name))]
         assert RANK[got & 0xFFFF0000] <= min(RANK[r & 0xFFFF0000] for r in seen), (name, hex(got))
+
+
+def test_libseccomps_binary_tree_miscompiling_32_bit_argument_rules_is_caught() -> None:
+    """libseccomp 2.5.4's tree compares x86 write's a1 against a0's constant after a failed a1
+    check (found by the decompiler's round trip; on the kernel: EACCES instead of EPERM)."""
+    from learn.bpf.interpret import run
+    from learn.bpf.verify import first_disagreement
+    from learn.kernel.filters import Mode, build_filter, program
+    from learn.model import Action
+    from learn.profile import Arg, Op, Profile, Rule
+
+    profile = Profile(
+        {"x86_64": (), "x86": ()},
+        rules=(
+            Rule(("read",), Action.ALLOW, None),
+            Rule(("read", "write"), Action.ERRNO, 13, (Arg(0, Op.EQ, 0),)),
+            Rule(("write",), Action.ALLOW, None, (Arg(1, Op.EQ, 1),)),
+        ),
+    )
+    tree = build_filter(profile, mode=Mode.ENFORCE, optimize=True)
+    prog = program(tree)
+    assert first_disagreement(prog, profile, tree.arches, profile.decide, lambda _a, _n: False) is None
+    x86_write = 4
+    assert run(prog, x86_write, 0x40000003, (1, 0)).ret == 0x00050001  # ERRNO(EPERM), not ERRNO(13)
