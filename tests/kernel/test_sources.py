@@ -182,15 +182,26 @@ def test_netlink_burst_with_a_64_mib_buffer_loses_nothing() -> None:
 @ROOT
 @pytest.mark.kernel
 def test_netlink_tiny_buffer_reports_its_overruns() -> None:
-    with NetlinkSource(rcvbuf=64 << 10) as source:
-        source.start()
-        pid, _ = run_getppid(BURST)
-        source.stop()
-        got = count_calls(source, pid, "getppid")
-    assert got < BURST
-    assert LossKind.SOCKET_OVERRUN in source.loss.kinds(), source.loss
-    assert source.loss.lost > 0
-    assert_not_silent(source, BURST - got)
+    """A 4 KiB buffer overflows when the reader falls behind; whether it does depends on how
+    busy the machine is (on a quiet one the reader keeps up). Every run must be exact either
+    way: all records and no loss, or fewer records and an overrun reported, never silence."""
+    overran = False
+    for _ in range(3):
+        with NetlinkSource(rcvbuf=4 << 10) as source:
+            source.start()
+            pid, _ = run_getppid(BURST)
+            source.stop()
+            got = count_calls(source, pid, "getppid")
+        if got == BURST:
+            assert source.loss.lossless, source.loss
+            continue
+        overran = True
+        assert LossKind.SOCKET_OVERRUN in source.loss.kinds(), source.loss
+        assert source.loss.lost > 0
+        assert_not_silent(source, BURST - got)
+        break
+    if not overran:
+        pytest.skip("the reader kept up with a 4 KiB buffer three times: no overrun to report")
 
 
 @ROOT
