@@ -175,11 +175,14 @@ def read(path: str) -> Usage:
     except (OSError, pa.ArrowException) as e:
         raise InputError(f"{path}: unreadable usage shard ({e})", "write it with learn suggest --save-usage") from None
     raw = (table.schema.metadata or {}).get(META_KEY)
-    if raw is None or table.column_names != COLUMNS:
+    if raw is None:
         raise InputError(f"{path} is a Parquet file but no learn usage shard", "write shards with --save-usage")
     meta = json.loads(raw)
-    if meta.get("format") != FORMAT:
-        raise InputError(f"{path}: usage shard format {meta.get('format')} is not {FORMAT}", "write it again")
+    if meta.get("format") != FORMAT or table.column_names != COLUMNS:
+        raise InputError(
+            f"{path}: usage shard format {meta.get('format')}, this learn reads format {FORMAT}",
+            "write the shard again with this learn",
+        )
     usage = Usage(
         sources=tuple(meta["sources"]), events=int(meta["events"]), duplicates=int(meta["duplicates"]),
         lost=int(meta["lost"]), problem_counts=Counter({str(k): int(v) for k, v in meta["problem_counts"].items()}),

@@ -176,3 +176,17 @@ def test_args_over_a_shard_written_without_them_is_refused(tmp_path: Path) -> No
     result = learn("suggest", "--args", shard)
     assert_one_line_error(result, 2)
     assert "without --args" in result.stderr
+
+
+def test_a_shard_of_another_format_says_so(tmp_path: Path) -> None:
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    old = tmp_path / "old.parquet"
+    meta = {shards.META_KEY: json.dumps({"format": 1}).encode()}
+    pq.write_table(pa.table({"node": ["a"]}).replace_schema_metadata(meta), old)
+    result = learn("suggest", old)
+    assert_one_line_error(result, 2)
+    assert "usage shard format 1" in result.stderr
