@@ -37,13 +37,19 @@ class RunRequest:
     save_log: str | None = None  # where the target's records go, as audit.log lines
     args: bool = False  # learn argument values too (audit rules for the session, learn.kernel.auditrules)
     until_exit: bool = False  # stop at the target's exit, not at its tree's last process
+    save_usage: bool = False  # fill findings.shard (learn.usage) for --save-usage
 
 
 def learn_run(request: RunRequest) -> tuple[Supervised, Findings]:
     """Run and learn; a --save-log file that could not be written is named in run.save_log_failure."""
     creds = launch.resolve_user(request.user, request.group)
     base = request.base or Profile({})
-    tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG})), live=True, args=request.args)
+    shard = None
+    if request.save_usage:
+        from learn.usage import Usage
+
+        shard = Usage()
+    tally = Tally([SOURCE_NAME], Selection(actions=frozenset({Action.LOG})), live=True, args=request.args, usage=shard)
     with launch.signal_policy(), _saved_log(request.save_log) as log:  # signals: until the result is built
         if request.bundle is not None:
             with oci.learning_bundle(request.bundle, base, args=request.args) as bundle:
@@ -63,6 +69,7 @@ def learn_run(request: RunRequest) -> tuple[Supervised, Findings]:
                 follow_tree=not request.until_exit,
             )  # fmt: skip
         findings = tally.finish()
+        findings.shard = shard
     run.save_log_failure = log.failure if log else None
     return run, findings
 

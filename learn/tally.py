@@ -45,6 +45,7 @@ class Findings:
     arg_usage: ArgUsage | None = None  # argument values, when learning them (--args)
     arg_notes: list[str] = field(default_factory=list)  # what argument learning could not do
     coverage: Coverage = field(default_factory=Coverage)  # per run and syscall (learn.coverage)
+    shard: Usage | None = None  # learn run --save-usage: the usage with its evidence
     # The counts, until the usage table is asked for: pandas takes 0.4 s to import, and
     # `learn run -q` needs only the allowed names (allowed_by_arch).
     counted: Aggregator | None = None

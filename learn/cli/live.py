@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -57,6 +57,10 @@ from learn.formats import OutputFormat
 from learn.profile import Profile
 from learn.summary import print_run_summary, print_summary
 
+if TYPE_CHECKING:
+    from learn.tally import Findings
+    from learn.usage import Usage
+
 CONTAINER_RUNTIMES = frozenset({"runc", "crun", "runsc", "youki", "podman", "docker"})
 
 
@@ -89,6 +93,10 @@ def run(
     save_log: Annotated[
         str | None, typer.Option(metavar="FILE", help="Write the target's records here, in audit.log form.")
     ] = None,
+    save_usage: Annotated[
+        str | None,
+        typer.Option(metavar="FILE", help="Also write the usage as a Parquet shard (as learn suggest --save-usage)."),
+    ] = None,
     allow_loss: Annotated[
         bool,
         typer.Option("--allow-loss", metavar=FLAG, help="Exit with the target's status even if records were lost."),
@@ -114,7 +122,7 @@ def run(
     if not command and not oci_bundle:
         _fail("no command to run", "learn run CMD ARGS, or learn run --oci-bundle DIR")
     check_denied(deny or ())
-    _check_outputs(output, save_log, report_json)
+    _check_outputs(output, save_log, report_json, save_usage)
     _check_report_path(report_json, output)
     not_terminals = stdio_not_terminals()  # what the target inherits
     if command and os.path.basename(command[0]) in CONTAINER_RUNTIMES:
@@ -125,7 +133,10 @@ def run(
             "container inside the runtime (README: Containers)",
             markup=False,
         )
-    request = RunRequest(command or [], source, base, user, group, oci_runtime, oci_bundle, save_log, args, until_exit)
+    request = RunRequest(
+        command or [], source, base, user, group, oci_runtime, oci_bundle, save_log, args, until_exit,
+        save_usage=save_usage is not None,
+    )  # fmt: skip
     with signal_policy():  # once the target has exited, a signal must not lose what was learned
         result, findings = learn_run(request)
         log_failure = result.save_log_failure  # --save-log is streamed during the run
@@ -152,6 +163,8 @@ def run(
         if failures:
             _fail("; ".join(failures), KEEP_HINT)
         findings.sources = [f"a run of {result.argv[0]} (audit session {result.session})"]
+        if save_usage is not None and findings.shard is not None:
+            _save_run_usage(findings, findings.shard, result.lost, result.incomplete, save_usage)
         if not quiet:
             print_summary(findings, err, output or "stdout", by_exe=by_exe)
             if base is not None:
@@ -176,6 +189,17 @@ def run(
         raise _Exit(result.status)
     if result.lost and not allow_loss:
         raise _Exit(EXIT_LOST)
+
+
+def _save_run_usage(findings: Findings, shard: Usage, lost: int, incomplete: bool, path: str) -> None:
+    """The run's usage shard; its loss (or interruption) keeps what it builds marked incomplete."""
+    from learn import usage as shards
+
+    usage = shards.from_findings(findings, shard)
+    usage.lost = max(usage.lost, lost)
+    if incomplete:
+        usage.problem_counts["loss"] += 1
+    shards.write(usage, path)
 
 
 def _print_base_counts(learned: Profile, base: Profile, console: Console) -> None:
