@@ -139,6 +139,8 @@ def learn_on_dask(
 
     client_type = _distributed()
     inputs = expand(paths)
+    if "-" in inputs:  # a worker's standard input is not this one's
+        raise UsageError("--engine dask reads files, not standard input", "save it to a file, or leave out --engine")
     with _client(client_type, scheduler) as client:
         # Every read is submitted first; then the blocks' line counts number their samples.
         reads: list[Any] = []  # per input: one task, or the tasks of its blocks

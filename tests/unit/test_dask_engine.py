@@ -132,3 +132,9 @@ def test_dask_learns_argument_rules_as_the_local_engine(tmp_path: Path, schedule
     result = learn("suggest", "--engine", "dask", "--scheduler", scheduler, "--args", *inputs, "-q", "-o", dask)
     assert result.returncode == 0, result.stderr
     assert dask.read_bytes() == local.read_bytes()
+
+
+def test_standard_input_is_not_sent_to_a_worker() -> None:
+    result = learn("suggest", "--engine", "dask", "-", stdin=AUDITD[0].read_bytes())
+    assert_one_line_error(result, 2)
+    assert "standard input" in result.stderr
