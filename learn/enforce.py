@@ -67,7 +67,7 @@ def _no_filter() -> None:
 def enforce(argv: Sequence[str], installer: Installer, creds: launch.Credentials | None = None) -> int:
     """Run argv under the filter; its exit status (128+N if killed by signal N)."""
     with launch.signal_policy() as signals:
-        target = launch.start(argv, installer.install, creds)
+        target = launch.start(argv, installer.install, creds, signals.running)
         signals.running(target.pid)
         return launch.wait(target.pid, signals)
 

@@ -107,7 +107,9 @@ def supervise(
                 if follow_tree:
                     tree.become_subreaper()
                 try:
-                    target = launch.start(argv, handshake.wrap(install) if handshake else install, creds)
+                    target = launch.start(
+                        argv, handshake.wrap(install) if handshake else install, creds, signals.running
+                    )
                 except KernelError:
                     if handshake is not None and handshake.error is not None:
                         raise handshake.error from None

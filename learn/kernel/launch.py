@@ -100,6 +100,10 @@ def _child(
 ) -> None:
     stage = 1
     try:
+        # First: a signal learn forwards before the exec must act on the child as it would on
+        # the target, not run learn's Python handlers copied by fork.
+        for sig in (*FORWARDED, signal.SIGINT, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
         with open("/proc/self/loginuid", "w") as f:
             f.write(str(loginuid))
         stage = 2
@@ -113,8 +117,6 @@ def _child(
         if os.getppid() != parent:  # learn died before the request: nobody is left to wait for us
             os._exit(127)
         stage = 3
-        for sig in (*FORWARDED, signal.SIGINT, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_DFL)
         install()
         stage = 4
         os.execv(program, list(argv))
@@ -126,8 +128,17 @@ def _child(
         os._exit(127)
 
 
-def start(argv: Sequence[str], install: Callable[[], None], creds: Credentials | None = None) -> Target:
-    """Fork; in the child, install the filter and exec argv. Returns once the target runs."""
+def start(
+    argv: Sequence[str],
+    install: Callable[[], None],
+    creds: Credentials | None = None,
+    on_forked: Callable[[int], None] | None = None,
+) -> Target:
+    """Fork; in the child, install the filter and exec argv. Returns once the target runs.
+
+    on_forked(pid) runs in learn right after the fork: a SignalPolicy passed as
+    `policy.running` forwards signals from then on, so one sent while the exec completes (the
+    target may already print) is not taken as a signal to learn alone."""
     program = find_program(argv)
     loginuid = os.getuid() if os.getuid() != 0 else int(os.environ.get("SUDO_UID", "0"))
     parent = os.getpid()
@@ -139,6 +150,8 @@ def start(argv: Sequence[str], install: Callable[[], None], creds: Credentials |
         _child(program, argv, install, creds, loginuid, write_end, parent)
     os.close(write_end)
     try:
+        if on_forked is not None:
+            on_forked(pid)
         with os.fdopen(read_end, "rb") as pipe:
             failure = pipe.read(_ERR.size)  # EOF means execve succeeded (the pipe is close-on-exec)
     except BaseException:  # a signal ended learn before the target ran: it must not run alone
