@@ -138,16 +138,8 @@ class Tally:
             self._launcher_exe = None
         if self._matches(e):
             if self._execs and (started := self._execs.pop((e.node, e.pid), None)) is not None:
-                self.aggregate.add(
-                    started.arch, started.nr, started.syscall, started.action, started.exe, when=started.timestamp
-                )
-                if self.usage is not None:
-                    self.usage.add_event(started, signature(started) if self._args is not None else None)
-            self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe, when=e.timestamp)
-            if self.usage is not None:
-                self.usage.add_event(e, signature(e) if self._args is not None else None)
-            if self._args is not None:
-                self._args.add(e)
+                self._count(started)
+            self._count(e)
             return
         f.not_selected_exes[e.exe or "?"] += 1
         when = e.timestamp
@@ -158,6 +150,14 @@ class Tally:
             f.not_selected_actions[e.action] += 1
         if self.keeps_starting_exec:
             self._remember_exec(e)
+
+    def _count(self, e: SeccompEvent) -> None:
+        """One selected event, into every view that is being filled."""
+        self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe, when=e.timestamp)
+        if self.usage is not None:
+            self.usage.add_event(e, signature(e) if self._args is not None else None)
+        if self._args is not None:
+            self._args.add(e)
 
     def _remember_exec(self, e: SeccompEvent) -> None:
         """Keep e if it is an exec that may start a selected program; forget the pid's older one."""
