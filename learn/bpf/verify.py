@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from itertools import combinations
 
-from learn.arch import AUDIT_ARCH_BY_NAME
-from learn.bpf.decompile import verdict_of
+from learn.bpf.decompile import token_of, verdict_of
 from learn.bpf.interpret import decode, run_decoded
 from learn.model import Action
 from learn.profile import Op, Profile, Verdict
@@ -86,7 +85,7 @@ def first_disagreement(
             nr = syscall_number(arch, name)
             if nr is None or name in MULTIPLEXERS or skip(arch, name):
                 continue
-            data_arch = AUDIT_ARCH_BY_NAME["x86_64" if arch == "x32" else arch]
+            data_arch = token_of(arch)  # seccomp_data.arch: x32 calls say x86_64
             for args in probes(profile, name):
                 got = verdict_of(run_decoded(insns, nr, data_arch, args).ret)[0]
                 want = expected(arch, name, args)
