@@ -12,23 +12,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import chain
 from multiprocessing import get_context
+from typing import TYPE_CHECKING
 
+from learn.dedupe import stamp_key
 from learn.errors import InputError
 from learn.lines import MAX_LINE_BYTES, LineSplitter
-from learn.model import ProblemKind
+from learn.model import Action, ProblemKind
 from learn.select import Selection
 from learn.sniff import SAMPLE_BYTES, not_a_log
 from learn.sources import Progress, changed_while_read
 from learn.tally import Tally
 from parsers import DEFAULT_DECODING, DecodeOptions, InputFormat, LineParser, parse, split_lines
-from parsers.bulk import BlockCount, count_block
+from parsers.bulk import BlockCount, Key, count_block
 from parsers.fastpath import FastDecoder
 
-BLOCK_BYTES = 16 << 20
+if TYPE_CHECKING:  # imported when first counting: pyarrow and numpy take 0.1 s, and small logs never need them
+    from parsers.arrowbulk import ArrowBlockCount
+
+BLOCK_BYTES = 8 << 20
 MIN_BULK_BYTES = 32 << 20  # below this, starting workers costs more than it saves
+_DECODED_LIMIT = 1 << 16  # distinct raw keys remembered (a log's programs times syscalls)
 
 
 def usable(path: str, selection: Selection, fmt: InputFormat) -> bool:
@@ -80,13 +86,27 @@ def _has_long_line(data: bytes) -> bool:
     return any(data.find(b"\n", at, at + window) < 0 for at in range(0, len(data) - window + 1, window))
 
 
-def _count_range(job: tuple[int, int, int]) -> BlockCount | int:
-    """The block's counts, or its number of lines when it must be read line by line."""
-    data = read_range(*job)
+def _count_range(job: tuple[int, int, int, bool]) -> ArrowBlockCount | BlockCount | int:
+    """The block's counts, or its number of lines when it must be read line by line.
+
+    with_arrow: try parsers.arrowbulk first (hostless logs; it leaves node= lines to parsers.bulk)."""
+    fd, offset, length, with_arrow = job
+    data = read_range(fd, offset, length)
     if _has_long_line(data):
         return data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
+    if with_arrow:
+        from parsers import arrowbulk
+
+        counted = arrowbulk.count_block(data)
+        if counted is not None:
+            return counted
     text = data.decode("utf-8", errors="replace")
     return count_block(text) or len(split_lines(text))
+
+
+def _names_nodes(sample: bytes) -> bool:
+    """The log's lines start with auditd's node= (an aggregating server's log)."""
+    return sample.startswith(b"node=") or b"\nnode=" in sample
 
 
 def count_file(
@@ -122,13 +142,19 @@ def _count_open_file(
     advance = progress(path, opened.st_size) if progress else None
     merge = _Merger(path, fd, opened.st_size, tally, advance, options)
     workers = min(os.cpu_count() or 1, len(ranges))
+    with_arrow = not _names_nodes(os.pread(fd, SAMPLE_BYTES, 0))
+    jobs = [(fd, offset, length, with_arrow) for offset, length in ranges]
     if workers <= 1:
-        for offset, length in ranges:
-            merge(offset, length, _count_range((fd, offset, length)))
+        for (offset, length), job in zip(ranges, jobs, strict=True):
+            merge(offset, length, _count_range(job))
     else:
-        # Forked workers inherit fd: every block comes from the one file that was opened.
-        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-            results = pool.map(_count_range, [(fd, o, n) for o, n in ranges])
+        # Arrow's kernels, where the time goes, release the GIL: threads share fd and memory.
+        # parsers.bulk's regex holds it: forked workers, which inherit fd, count node= logs.
+        pool = (
+            ThreadPoolExecutor(workers) if with_arrow else ProcessPoolExecutor(workers, mp_context=get_context("fork"))
+        )
+        with pool:
+            results = pool.map(_count_range, jobs)
             for (offset, length), result in zip(ranges, results, strict=True):
                 merge(offset, length, result)
     merge.finish()
@@ -150,6 +176,7 @@ class _Merger:
         self.path, self.fd, self.size, self.tally, self.advance, self.options = path, fd, size, tally, advance, options
         self.shrank_to: int | None = None  # the file's size when first seen below its size at open
         self.decode = FastDecoder()
+        self._decoded: dict[Key, tuple[str, int, str | None, Action, str | None] | None] = {}
         self.line = 0  # lines before the current block
         self.lines = LineParser(path, InputFormat.AUTO, options)  # blocks read line by line, in order
 
@@ -157,14 +184,14 @@ class _Merger:
         for item in self.lines.finish():
             self.tally.item(item)
 
-    def __call__(self, offset: int, length: int, result: BlockCount | int) -> None:
+    def __call__(self, offset: int, length: int, result: ArrowBlockCount | BlockCount | int) -> None:
         if self.advance is not None:
             self.advance(length)
         now = os.fstat(self.fd).st_size
         if now < self.size and self.shrank_to is None:
             self.shrank_to = now
         # A record wrapped over the last block's end continues in this one: read it line by line.
-        if isinstance(result, BlockCount) and self.lines.held is None and self._merge(result):
+        if not isinstance(result, int) and self.lines.held is None and self._merge(result):
             self.line += result.lines
             return
         lines = LineSplitter(self.path, lines_before=self.line)
@@ -172,9 +199,9 @@ class _Merger:
         numbered = chain(lines.feed(data), lines.finish())
         for item in chain(self.lines.feed(numbered), lines.problems):
             self.tally.item(item)
-        self.line += result.lines if isinstance(result, BlockCount) else result
+        self.line += result if isinstance(result, int) else result.lines
 
-    def _merge(self, block: BlockCount) -> bool:
+    def _merge(self, block: ArrowBlockCount | BlockCount) -> bool:
         if self.tally.keeps_starting_exec:
             return False  # which exec started a selected program needs each pid's records in order
         others = [
@@ -186,10 +213,8 @@ class _Merger:
             return False  # journald copies pair with records in order: read it line by line
         if any(getattr(item, "kind", None) is ProblemKind.TRUNCATED for item in others):
             return False  # maybe hard-wrapped: its next lines may hold no mark the block scan looks for
-        decoded = [(self.decode.key(*key), n) for key, n in block.counts.items()]
-        if any(value is None for value, _ in decoded) or not self.tally.dedupe.accept_stamps(
-            block.hostless, block.named, block.named_hostless
-        ):
+        decoded = [(self._key(key), n) for key, n in block.counts.items()]
+        if any(value is None for value, _ in decoded) or not self._accept_stamps(block):
             return False
         for value, n in decoded:
             assert value is not None
@@ -197,3 +222,19 @@ class _Merger:
         for item in others:
             self.tally.item(item)
         return True
+
+    def _key(self, key: Key) -> tuple[str, int, str | None, Action, str | None] | None:
+        """FastDecoder.key, remembered: a big log's blocks repeat the same few thousand keys."""
+        try:
+            return self._decoded[key]
+        except KeyError:
+            value = self._decoded[key] = self.decode.key(*key) if len(self._decoded) < _DECODED_LIMIT else None
+            return value if value is not None else self.decode.key(*key)
+
+    def _accept_stamps(self, block: ArrowBlockCount | BlockCount) -> bool:
+        dedupe = self.tally.dedupe
+        if isinstance(block, BlockCount):
+            return dedupe.accept_stamps(block.hostless, block.named, block.named_hostless)
+        if block.stamps is None:
+            return True
+        return dedupe.accept_ordered(block.stamps) or dedupe.accept_stamps(block.stamps.keys(stamp_key), [], [])

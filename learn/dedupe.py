@@ -13,7 +13,8 @@ still counts every time.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
 
 from learn.model import Item, SeccompEvent
 
@@ -35,7 +36,7 @@ class _Window:
     def __init__(self, size: int) -> None:
         self.members: set[int] = set()
         self._order: deque[int] = deque()
-        self._size = size
+        self.size = size
 
     def __contains__(self, key: int) -> bool:
         return key in self.members
@@ -43,19 +44,30 @@ class _Window:
     def add(self, key: int) -> None:
         self.members.add(key)
         self._order.append(key)
-        if len(self._order) > self._size:
+        if len(self._order) > self.size:
             self.members.discard(self._order.popleft())
 
     def update(self, keys: list[int]) -> None:
         self.members.update(keys)
         self._order.extend(keys)
-        while len(self._order) > self._size:
+        while len(self._order) > self.size:
             self.members.discard(self._order.popleft())
 
 
 def stamp_key(node: str | None, serial: str, nr: str) -> int:
     """What identifies a stamped record (parsers.bulk hashes the same, so the paths agree)."""
     return hash((node, serial, nr))
+
+
+class OrderedStamps(Protocol):
+    """A block's hostless stamps, all distinct (parsers.arrowbulk.StampRun)."""
+
+    @property
+    def first(self) -> tuple[int, int, int]: ...  # (seconds, millis, serial), compared as numbers
+    @property
+    def last(self) -> tuple[int, int, int]: ...
+    def __len__(self) -> int: ...
+    def keys(self, stamp_key: Callable[[str | None, str, str], int]) -> list[int]: ...
 
 
 class Deduplicator:
@@ -69,6 +81,10 @@ class Deduplicator:
         self._unpaired_unstamped: dict[Body, int] = {}
         self._unstamped_order: deque[Body] = deque()
         self._pair_window = pair_window
+        # Blocks taken by accept_ordered whose keys nobody has needed yet (see there).
+        self._pending: deque[OrderedStamps] = deque()
+        self._pending_records = 0
+        self._pending_last: tuple[int, int, int] | None = None
 
     def __call__(self, items: Iterable[Item]) -> Iterator[Item]:
         for item in items:
@@ -77,6 +93,8 @@ class Deduplicator:
             yield item
 
     def is_duplicate(self, e: SeccompEvent) -> bool:
+        if self._pending:
+            self._settle()
         duplicate = self._stamped_duplicate(e) if e.serial is not None else self._unstamped_duplicate(e)
         self.duplicates += duplicate
         return duplicate
@@ -111,6 +129,8 @@ class Deduplicator:
 
         hostless: stamp_key(None, ...) of the copies naming no node; named: stamp_key of those
         that do, and named_hostless: their stamp_key(None, ...), in the same order."""
+        if self._pending:
+            self._settle()
         bare = hostless + named_hostless
         fresh = set(bare)
         if len(fresh) != len(bare) or not self._seen.members.isdisjoint(fresh):
@@ -121,6 +141,33 @@ class Deduplicator:
         self._seen.update(named)
         self._named.update(named_hostless)
         return True
+
+    def accept_ordered(self, stamps: OrderedStamps) -> bool:
+        """Take a block's distinct hostless stamps without a lookup, if that cannot miss a copy.
+
+        It cannot while every stamp taken so far came this way, each block's after the last
+        one's: then no two are the same. Their keys, a Python hash each (the slow part of a
+        big log), are worked out only when something must be looked up among them: a record
+        of another kind, a block out of order, or another file. False leaves the block to
+        accept_stamps or is_duplicate.
+        """
+        if self._seen.members or self._named.members:
+            return False
+        if self._pending_last is not None and stamps.first <= self._pending_last:
+            return False
+        self._pending.append(stamps)
+        self._pending_records += len(stamps)
+        self._pending_last = stamps.last
+        while self._pending_records - len(self._pending[0]) >= self._seen.size:
+            self._pending_records -= len(self._pending.popleft())  # beyond the window anyway
+        return True
+
+    def _settle(self) -> None:
+        """Turn the blocks accept_ordered took into keys, as if each had been looked up."""
+        keys = [key for stamps in self._pending for key in stamps.keys(stamp_key)]
+        self._pending.clear()
+        self._pending_records = 0
+        self._seen.update(keys[-self._seen.size :])
 
     def _unstamped_duplicate(self, e: SeccompEvent) -> bool:
         body = _body(e)

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 
 from learn import __version__, bulkcount
-from learn.aggregate import allowed_by_arch
 from learn.arch import canonical_arch
 from learn.arglearn import learned_rules
 from learn.dedupe import Deduplicator
@@ -175,7 +174,7 @@ def build_profile(findings: Findings) -> Profile:
         f"{findings.selected} records, {findings.duplicates} duplicates removed",
     )
     return with_arg_rules(
-        Profile(allowed_by_arch(findings.usage), provenance=provenance, incomplete=findings.loss_reported), findings
+        Profile(findings.allowed_by_arch(), provenance=provenance, incomplete=findings.loss_reported), findings
     )
 
 

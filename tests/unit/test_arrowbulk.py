@@ -1,0 +1,209 @@
+"""The Arrow block counter finds exactly what parsers.bulk finds, or leaves the block to it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from learn.dedupe import Deduplicator, stamp_key
+from parsers import arrowbulk
+from parsers.bulk import BULK_LINE, count_block
+from tests.conftest import CORPUS_LOGS, SAMPLE_LOGS
+
+LOGS = sorted(p for p in [*CORPUS_LOGS.rglob("*.log"), *SAMPLE_LOGS.rglob("*.log")] if p.is_file())
+LINE = (
+    "type=SECCOMP msg=audit({stamp}): auid=1000 uid=1000 gid=1000 ses=3{subj} pid={pid} comm={comm} exe={exe} "
+    "sig=0 arch={arch} syscall={nr} compat=0 ip=0x{ip} code=0x{code}{tail}"
+)
+
+
+def line(
+    stamp: str = "1764590000.123:45",
+    nr: int = 1,
+    exe: str = '"/usr/bin/a"',
+    code: str = "7ffc0000",
+    tail: str = "",
+    subj: str = "",
+    comm: str = '"a"',
+    arch: str = "c000003e",
+    pid: int = 7,
+    ip: str = "7f0011223344",
+) -> str:
+    return LINE.format(
+        stamp=stamp, nr=nr, exe=exe, code=code, tail=tail, subj=subj, comm=comm, arch=arch, pid=pid, ip=ip
+    )
+
+
+def assert_same(block: str) -> arrowbulk.ArrowBlockCount | None:
+    """The Arrow count of block, checked against parsers.bulk's (None if it left the block)."""
+    fast = arrowbulk.count_block(block.encode("utf-8", "surrogateescape"))
+    if fast is None:
+        return None
+    # parsers.bulk leaves a last line without "\n" to the line parser; with one it is a line like the others
+    reference = count_block(block if not block or block.endswith("\n") else block + "\n")
+    assert reference is not None, "the Arrow counter took a block parsers.bulk does not"
+    assert list(fast.counts.items()) == list(reference.counts.items())  # same counts, same first-seen order
+    assert fast.others == reference.others
+    assert fast.lines == reference.lines
+    assert not reference.named
+    assert (fast.stamps.keys(stamp_key) if fast.stamps else []) == reference.hostless
+    return fast
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
+def test_every_log_counts_the_same(path: Path) -> None:
+    text = path.read_bytes().decode("utf-8", "replace")
+    assert_same(text)
+    lines = text.split("\n")
+    for start in range(0, len(lines), 7):  # blocks of a few lines too, as small --bulk-block reads
+        assert_same("\n".join(lines[start : start + 7]) + "\n")
+
+
+def test_the_usual_forms_are_taken() -> None:
+    block = "".join(
+        line(stamp=f"1764590000.{ms:03d}:{serial}", nr=nr, code=code, tail=tail) + "\n"
+        for ms, serial, nr, code, tail in [
+            (1, 9, 0, "7ffc0000", ""),
+            (2, 10, 59, "7ffc0000", '\x1dARCH=x86_64 SYSCALL=execve AUID="u" UID="u" GID="u"'),
+            (3, 11, 1, "50001", ""),
+            (4, 1234567890, 1, "80000000", ""),
+        ]
+    )
+    block += "type=SYSCALL msg=audit(1764590000.005:12): arch=c000003e syscall=1 success=yes\n"
+    block += line(stamp="1764590000.006:13", subj=" subj=snap.a.b (complain)", exe="2F612062", comm="(null)")
+    fast = assert_same(block)  # and no newline at the end
+    assert fast is not None and fast.stamps is not None
+    assert sum(fast.counts.values()) == 5 and fast.lines == 6
+    assert fast.stamps.first == (1764590000, 1, 9) and fast.stamps.last == (1764590000, 6, 13)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "node=web1 " + line(),  # each host has serials of its own
+        line(exe='"/a b"'),  # a space in a quoted value (the kernel hex-encodes those)
+        line(comm='"a\x1db"'),  # a \x1d before auditd's tail
+        line(tail=" extra=1"),  # more after code=
+        line(tail="ARCH=x86_64"),  # auditd's tail without its \x1d
+        line(stamp="176459000.123:45"),  # 9-digit seconds
+        line(stamp="1764590000.12:45"),  # 2-digit millis
+        line(stamp="0764590000.123:45"),
+        line(stamp="1764590000.123:045"),
+        line(stamp="1764590000.123:12345678901"),
+        line(code="07ffc0000"),
+        line(code="17ffc0000"),  # beyond 32 bits
+        line(nr=4294967296),
+        line().replace("auid=1000", "auid=4294967296"),
+        line().replace(" pid=", "  pid="),
+    ],
+)
+def test_what_it_cannot_vouch_for_goes_the_slower_way(odd: str) -> None:
+    assert arrowbulk.count_block((line() + "\n" + odd + "\n").encode()) is None
+
+
+def test_a_stamp_twice_goes_the_slower_way() -> None:
+    assert arrowbulk.count_block((line() + "\n" + line(nr=2) + "\n").encode()) is None
+    # the same number written two ways is the same stamp too
+    assert arrowbulk.count_block((line() + "\n" + line(stamp="1764590000.123:46") + "\n").encode()) is not None
+
+
+def test_it_takes_only_lines_bulk_line_takes() -> None:
+    lines = [line for path in LOGS for line in path.read_bytes().decode("utf-8", "replace").split("\n")]
+    rows = pa.array([(line + "\n").encode() for line in lines], pa.binary())
+    taken = pc.match_substring_regex(rows, arrowbulk.STRICT_LINE).to_pylist()
+    assert any(taken)
+    for text, ok in zip(lines, taken, strict=True):
+        if ok:
+            assert BULK_LINE.match("\n" + text + "\n"), text
+
+
+def test_it_looks_at_the_lines_parsers_bulk_looks_at() -> None:
+    from parsers.bulk import _worth_a_look
+    from parsers.framing import LOOK_MARKS
+
+    samples = [f"x {mark} y" for mark in LOOK_MARKS] + ["{}", "x{", "nothing here", "type=PATH inode=13"]
+    for path in LOGS:
+        samples += path.read_bytes().decode("utf-8", "replace").split("\n")
+    rows = pa.array([(s + "\n").encode() for s in samples], pa.binary())
+    looks = pc.match_substring_regex(rows, arrowbulk.LOOK).to_pylist()
+    assert looks == [_worth_a_look(s) for s in samples]
+
+
+_STAMPS = st.tuples(st.integers(1_000_000_000, 9_999_999_999), st.integers(0, 999), st.integers(0, 4294967295))
+_EXES = st.sampled_from(['"/usr/bin/a"', '"/b"', "2F612062", "(null)", "?", '"/\u00e9"'])
+_TAILS = st.sampled_from(["", '\x1dARCH=x86_64 SYSCALL=read AUID="a" UID="b" GID="c"', "\x1d"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            _STAMPS, st.integers(-1, 500), _EXES, st.sampled_from(["7ffc0000", "50001", "0", "80000000"]), _TAILS
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.lists(st.sampled_from(["type=PATH item=0", "", "x seccomp y", "{}", "type=EOE msg=audit(1.2:3): "]), max_size=5),
+)
+def test_random_blocks_count_the_same(records: list[tuple[object, ...]], others: list[str]) -> None:
+    texts = [
+        line(stamp=f"{s}.{m:03d}:{n}", nr=nr, exe=exe, code=code, tail=tail)  # type: ignore[str-format]
+        for (s, m, n), nr, exe, code, tail in records  # type: ignore[misc]
+    ]
+    block = "\n".join(texts[:1] + others + texts[1:]) + "\n"
+    fast = assert_same(block)
+    stamps = [r[0] for r in records]
+    if len(set(stamps)) == len(stamps):
+        assert fast is not None
+        assert sum(fast.counts.values()) == len(records)
+
+
+def test_blocks_taken_in_order_need_no_lookup_until_one_is_needed() -> None:
+    first = arrowbulk.count_block((line(stamp="1764590000.001:1") + "\n").encode())
+    second = arrowbulk.count_block((line(stamp="1764590000.002:2") + "\n").encode())
+    assert first is not None and second is not None and first.stamps and second.stamps
+    dedupe = Deduplicator()
+    assert dedupe.accept_ordered(first.stamps) and dedupe.accept_ordered(second.stamps)
+    assert not dedupe.accept_ordered(first.stamps)  # not after the last: looked up instead
+    assert not dedupe.accept_stamps(first.stamps.keys(stamp_key), [], [])  # and found
+
+
+def test_a_later_copy_of_a_block_taken_in_order_is_a_duplicate() -> None:
+    from parsers import InputFormat, parse
+
+    block = arrowbulk.count_block((line(stamp="1764590000.001:1", nr=3) + "\n").encode())
+    assert block is not None and block.stamps is not None
+    dedupe = Deduplicator()
+    assert dedupe.accept_ordered(block.stamps)
+    (event,) = parse([line(stamp="1764590000.001:1", nr=3)], "dmesg", InputFormat.AUTO)
+    assert dedupe.is_duplicate(event)  # type: ignore[arg-type]
+    (other,) = parse([line(stamp="1764590000.001:2", nr=3)], "dmesg", InputFormat.AUTO)
+    assert not dedupe.is_duplicate(other)  # type: ignore[arg-type]
+
+
+def test_the_window_forgets_as_the_line_path_does() -> None:
+    dedupe = Deduplicator(stamp_window=2)
+    for serial in range(1, 5):
+        block = arrowbulk.count_block((line(stamp=f"1764590000.001:{serial}") + "\n").encode())
+        assert block is not None and block.stamps is not None
+        assert dedupe.accept_ordered(block.stamps)
+    again = [stamp_key(None, f"1764590000.001:{serial}", "1") for serial in (1, 4)]
+    assert dedupe.accept_stamps(again[:1], [], [])  # forgotten, as after 2 newer ones
+    assert not dedupe.accept_stamps(again[1:], [], [])
+
+
+def test_counts_have_the_first_seen_order() -> None:
+    block = "".join(line(stamp=f"1764590000.001:{i}", nr=nr) + "\n" for i, nr in enumerate([5, 3, 5, 1], 1))
+    fast = arrowbulk.count_block(block.encode())
+    assert fast is not None
+    assert [key[2] for key in fast.counts] == ["5", "3", "1"]
+    assert fast.counts == Counter(
+        {('"/usr/bin/a"', "c000003e", "5", "7ffc0000"): 2}
+        | {('"/usr/bin/a"', "c000003e", "3", "7ffc0000"): 1, ('"/usr/bin/a"', "c000003e", "1", "7ffc0000"): 1}
+    )
