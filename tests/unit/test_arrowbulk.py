@@ -207,3 +207,22 @@ def test_counts_have_the_first_seen_order() -> None:
         {('"/usr/bin/a"', "c000003e", "5", "7ffc0000"): 2}
         | {('"/usr/bin/a"', "c000003e", "3", "7ffc0000"): 1, ('"/usr/bin/a"', "c000003e", "1", "7ffc0000"): 1}
     )
+
+
+def test_a_kernel_log_beside_an_audit_log_counts_each_record_once(tmp_path: Path) -> None:
+    from learn.pipeline import learn_from_logs
+    from learn.select import Selection
+
+    audit = SAMPLE_LOGS / "auditd" / "ls-la.audit.log"
+    records = [x for x in audit.read_text().splitlines() if x.startswith("type=SECCOMP msg=")]
+    kernel = tmp_path / "kern.log"
+    kernel.write_text("".join("audit: type=1326 " + x.removeprefix("type=SECCOMP msg=") + "\n" for x in records[::3]))
+
+    def summary(bulk_block: int | None) -> tuple[object, ...]:
+        f = learn_from_logs([str(audit), str(kernel)], Selection(), bulk_block=bulk_block)
+        return sorted(map(tuple, f.usage.astype(str).itertuples(index=False))), f.events, f.selected, f.duplicates
+
+    reference = summary(None)
+    assert reference[3] == len(records[::3]) > 0
+    for block in (512, 4096, 1 << 20):
+        assert summary(block) == reference
