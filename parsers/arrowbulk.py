@@ -79,6 +79,8 @@ _SERIAL_POWERS = np.array(
 )
 _HEX = np.full(256, -1, np.int64)
 _HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16)
+_MIDDLES: dict[bytes, tuple[str, str, str] | None] = {}
+_MIDDLES_LIMIT = 1 << 16
 # framing.LOOK_MARKS as parsers.bulk._worth_a_look spells them (a test keeps them in step).
 LOOK = r"SECCOMP|1326|seccomp|suppressed|audit_lost|exceeded|hold queue|code=|^\{"
 
@@ -188,7 +190,7 @@ def _count_records(
     if codes is None:
         return None
     middles = pc.dictionary_encode(_views(data, octets, exe_at, compat_at - exe_at))
-    decoded = [_EXE_TO_SYSCALL.fullmatch(m.decode("utf-8", errors="replace")) for m in middles.dictionary.to_pylist()]
+    decoded = [_exe_arch_syscall(m) for m in middles.dictionary.to_pylist()]
     if any(m is None for m in decoded):
         return None
     middle_index = middles.indices.to_numpy().astype(np.int64)
@@ -198,9 +200,22 @@ def _count_records(
     for pair, n in zip(pairs[order].tolist(), counts[order].tolist(), strict=True):
         m = decoded[pair >> 32]
         assert m is not None
-        tally[(m.group(1), m.group(2), m.group(3), f"{pair & 0xFFFFFFFF:x}")] += n
-    syscalls = tuple(m.group(3) for m in decoded if m is not None)
+        tally[(*m, f"{pair & 0xFFFFFFFF:x}")] += n
+    syscalls = tuple(m[2] for m in decoded if m is not None)
     return tally, StampRun(*run, *stamps, middle_index, syscalls)
+
+
+def _exe_arch_syscall(middle: bytes) -> tuple[str, str, str] | None:
+    """(exe, arch, syscall) as written in " exe=... syscall=N", remembered: blocks repeat them."""
+    try:
+        return _MIDDLES[middle]
+    except KeyError:
+        pass
+    m = _EXE_TO_SYSCALL.fullmatch(middle.decode("utf-8", errors="replace"))
+    found = (m.group(1), m.group(2), m.group(3)) if m else None
+    if len(_MIDDLES) < _MIDDLES_LIMIT:
+        _MIDDLES[middle] = found  # dict assignment is atomic: the counting threads share it
+    return found
 
 
 def _stamps(octets: NDArray[np.uint8], starts: Ints) -> tuple[Ints, Ints, Ints] | None:
