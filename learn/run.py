@@ -56,7 +56,7 @@ def learn_run(request: RunRequest) -> tuple[Supervised, Findings]:
                 argv = [request.oci_runtime or "runc", "run", "--bundle", bundle, f"learn-{os.getpid()}"]
                 run = supervise(
                     argv, lambda: None, tally.item, request.source, creds, log.write if log else None,
-                    args=request.args, follow_tree=not request.until_exit,
+                    args=request.args, follow_tree=not request.until_exit, tally=tally,
                 )  # fmt: skip
         else:
             built = build_filter(base, mode=Mode.COMPLAIN if request.base else Mode.LEARN, arches=host_abis())
@@ -66,7 +66,7 @@ def learn_run(request: RunRequest) -> tuple[Supervised, Findings]:
             keep = log.write if log else None
             run = supervise(
                 request.argv, installer, tally.item, request.source, creds, keep, args=request.args,
-                follow_tree=not request.until_exit,
+                follow_tree=not request.until_exit, tally=tally,
             )  # fmt: skip
         findings = tally.finish()
         findings.shard = shard

@@ -14,21 +14,29 @@ says how far it got (Supervised.interrupted): what was learned so far, marked in
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from learn.errors import KernelError
 from learn.kernel import auditenabled, auditrules, features, launch, tree
 from learn.kernel.backlog import raised_backlog_limit
 from learn.kernel.sources import LossReport, SpoolingSource, choose_source
+from learn.kernel.sources.netlink import NetlinkSource
 from learn.model import Item, SeccompEvent
 from parsers import InputFormat, parse_numbered
 from parsers.syscall_join import SyscallJoin
 
+if TYPE_CHECKING:
+    from learn.blockcounter import BlockCounter
+    from learn.tally import Tally
+
 BACKLOG_LIMIT = 1 << 16  # records the kernel queues before it makes the target wait
 SOURCE_NAME = "run"  # what events of a live run give as their source
 NO_LOSS = LossReport(0)
+BLOCKS_FROM_RECORDS = 1 << 16  # fewer records decode faster one by one than numpy and pyarrow import
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,7 @@ def supervise(
     *,
     args: bool = False,
     follow_tree: bool = True,
+    tally: Tally | None = None,
 ) -> Supervised:
     """Run argv; hand every event of its session, and every problem, to on_item.
 
@@ -94,6 +103,8 @@ def supervise(
     follow_tree: collect until the last process of the target's audit session has exited (learn
     is a child subreaper meanwhile, so double-forked daemons stay its descendants); else stop at
     the target's exit and list what was still running (Supervised.still_running).
+    tally: on_item's own Tally (learn run): then a big netlink spool may be counted a block at a
+    time (learn.livecount) instead of record by record, with the same findings.
     """
     features.require([c for c in features.run_checks() if c.name != "flag-log"])
     with (
@@ -102,33 +113,63 @@ def supervise(
         _started(choose_source(source)) as live,
     ):
         left: list[tree.Process] = []
-        try:
-            with _argument_rules(args) as handshake:
-                if follow_tree:
-                    tree.become_subreaper()
-                try:
-                    target = launch.start(
-                        argv, handshake.wrap(install) if handshake else install, creds, signals.running
-                    )
-                except KernelError:
-                    if handshake is not None and handshake.error is not None:
-                        raise handshake.error from None
-                    raise
-                signals.running(target.pid)
-                if follow_tree and target.session != launch.UNSET_LOGINUID:
-                    signals.follow(target.session)
-                status = launch.wait(target.pid, signals)
-                if target.session != launch.UNSET_LOGINUID:
-                    left = tree.wait_for_session(target.session) if follow_tree else tree.members(target.session)
-                if follow_tree:
-                    signals.tree_exited()
-        finally:
-            live.finish_collecting()
-        signals.finishing = lambda: f"decoding the {live.collected} records collected"
-        signals.stopping = lambda: f"writing what was learned from {live.decoded_records} of {live.collected} records"
-        run = Supervised(argv, status, live.name, target.session, still_running=[p.as_dict() for p in left])
-        _decode(run, live, target.pid, signals, on_item, keep_line, args=args)
+        counting: BlockCounter | None = None
+        with contextlib.ExitStack() as stack:
+            try:
+                with _argument_rules(args) as handshake:
+                    if follow_tree:
+                        tree.become_subreaper()
+                    try:
+                        target = launch.start(
+                            argv, handshake.wrap(install) if handshake else install, creds, signals.running
+                        )
+                    except KernelError:
+                        if handshake is not None and handshake.error is not None:
+                            raise handshake.error from None
+                        raise
+                    signals.running(target.pid)
+                    if tally is not None and keep_line is None and not args:
+                        counting = _block_counter(live, tally, target.session, signals)
+                        if counting is not None:
+                            stack.enter_context(counting)
+                    if follow_tree and target.session != launch.UNSET_LOGINUID:
+                        signals.follow(target.session)
+                    status = launch.wait(target.pid, signals)
+                    if target.session != launch.UNSET_LOGINUID:
+                        left = tree.wait_for_session(target.session) if follow_tree else tree.members(target.session)
+                    if follow_tree:
+                        signals.tree_exited()
+            finally:
+                live.finish_collecting()
+            signals.finishing = lambda: f"decoding the {live.collected} records collected"
+            signals.stopping = lambda: (
+                f"writing what was learned from {live.decoded_records} of {live.collected} records"
+            )
+            run = Supervised(argv, status, live.name, target.session, still_running=[p.as_dict() for p in left])
+            if counting is not None and counting.result():
+                run.records, run.events = counting.records, counting.events
+                if counting.stopped is not None:
+                    run.interrupted = Interruption(*counting.stopped)
+                run.loss = live.loss
+            else:
+                _decode(run, live, target.pid, signals, on_item, keep_line, args=args)
     return run
+
+
+def _block_counter(
+    live: SpoolingSource, tally: Tally, session: int, signals: launch.SignalPolicy
+) -> BlockCounter | None:
+    """A counter of the spool in blocks while the target runs (learn.livecount), where one can
+    count it: the netlink source, the target's session known (learn.kernel.launch)."""
+    if (
+        not isinstance(live, NetlinkSource)
+        or session == launch.UNSET_LOGINUID
+        or os.environ.get("LEARN_RECORD_BY_RECORD") == "1"
+    ):
+        return None
+    from learn.blockcounter import BlockCounter
+
+    return BlockCounter(live, tally, session, lambda: signals.stop_signal, SOURCE_NAME, BLOCKS_FROM_RECORDS)
 
 
 @contextlib.contextmanager

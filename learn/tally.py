@@ -180,6 +180,30 @@ class Tally:
             return
         self.findings.not_selected_exes[exe or "?"] += n
 
+    def selects(self, e: SeccompEvent) -> bool:
+        return self._matches(e)
+
+    def repeated(self, e: SeccompEvent, n: int, earliest: float, latest: float, sample: int) -> None:
+        """n more events like e but for their times (from earliest to latest) and lines (sample:
+        the line of the earliest), as tally.event() of each would count them; a live run's
+        records, whose exec pairing and launcher are settled by the events handed to event()
+        first (learn.livecount)."""
+        f = self.findings
+        f.events += n
+        if self._matches(e):
+            self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe, when=earliest)
+            if n > 1:  # so that coverage sees both ends of the range
+                self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe, n - 1, when=latest)
+            if self.usage is not None:
+                self.usage.add_many(e, n, earliest, latest, f"{e.source}:{sample}")
+            assert self._args is None, "argument values are learned record by record"
+            return
+        f.not_selected_exes[e.exe or "?"] += n
+        f.first_time = earliest if f.first_time is None else min(f.first_time, earliest)
+        f.last_time = latest if f.last_time is None else max(f.last_time, latest)
+        if e.action not in self.selection.actions:
+            f.not_selected_actions[e.action] += n
+
     def finish(self) -> Findings:
         self.findings.duplicates = self.dedupe.duplicates
         self.findings.selected = self.aggregate.events

@@ -86,6 +86,10 @@ class Usage:
         key = (e.node, e.arch, e.nr, e.syscall, e.action.value, e.exe, args)
         self.add(key, Evidence(1, when, when, f"{e.source}:{e.line}"))
 
+    def add_many(self, e: SeccompEvent, n: int, earliest: float, latest: float, sample: str) -> None:
+        """n events like e (no argument signature), seen from earliest to latest; sample: the earliest's place."""
+        self.add((e.node, e.arch, e.nr, e.syscall, e.action.value, e.exe, None), Evidence(n, earliest, latest, sample))
+
     def merged(self, other: Usage) -> Usage:
         out = Usage(dict(self.rows), self.sources + other.sources, self.events + other.events)
         for key, evidence in other.rows.items():

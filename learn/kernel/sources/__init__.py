@@ -27,7 +27,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from array import array
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from enum import StrEnum
 from types import TracebackType
 from typing import IO, ClassVar, NamedTuple, Protocol, Self
@@ -197,7 +197,11 @@ class SpoolingSource(ABC):
         else:
             self._settle()
         self._halt()
-        self._collected = True
+        if self._spool is not None:
+            self._spool.flush()
+        with self._cond:  # a reader of the spool (NetlinkSource.decoded_blocks) may be waiting
+            self._collected = True
+            self._cond.notify_all()
 
     def decoded(self) -> Generator[str, None, None]:
         """The kept records, decoded from the spool one by one; loss is ready once this ends.
@@ -205,11 +209,7 @@ class SpoolingSource(ABC):
         Closed early (learn was asked to stop), the report says so and counts no serial gaps:
         the serials not read yet would all look lost.
         """
-        if not self._collected or self._spool is None:
-            raise KernelError(f"{self.name} source decoded twice or before it stopped", "call finish_collecting()")
-        spool, self._spool = self._spool, None
-        spool.flush()
-        spool.seek(0)
+        spool = self._take_spool()
         serials = array("I")  # audit serials are 32-bit
         marker_serials: dict[int, int] = {}
         complete = False
@@ -218,19 +218,41 @@ class SpoolingSource(ABC):
                 self.decoded_records += 1
                 if record.serial is not None:
                     serials.append(record.serial)
-                    at = record.text.find(self._token)
-                    if at >= 0 and (m := _MARKER_NUMBER.match(record.text, at + len(self._token))):
-                        marker_serials[int(m.group(1))] = record.serial
+                    self._note_marker(record.text, record.serial, marker_serials)
                 if record.line is not None:
                     yield record.line
             complete = True
         finally:
             spool.close()
-            if complete:
-                self._count_gaps(serials, marker_serials)
-            else:
-                self._caveats.append("decoding was stopped: serial gaps were not counted")
-            self._report = self._account()
+            self._settle_accounts(complete, marker_serials, serials[0] if serials else None, _distinct_in(serials))
+
+    def _take_spool(self) -> IO[bytes]:
+        if not self._collected or self._spool is None:
+            raise KernelError(f"{self.name} source decoded twice or before it stopped", "call finish_collecting()")
+        spool, self._spool = self._spool, None
+        spool.flush()
+        spool.seek(0)
+        return spool
+
+    def _note_marker(self, text: str, serial: int, marker_serials: dict[int, int]) -> None:
+        at = text.find(self._token)
+        if at >= 0 and (m := _MARKER_NUMBER.match(text, at + len(self._token))):
+            marker_serials[int(m.group(1))] = serial
+
+    def _settle_accounts(
+        self,
+        complete: bool,
+        marker_serials: dict[int, int],
+        first_serial: int | None,
+        distinct_in: Callable[[int, int], int],
+    ) -> None:
+        """Once decoding ends: count serial gaps (unless it was stopped) and write the report.
+        distinct_in(lo, hi): how many distinct serials from lo to hi were received."""
+        if complete:
+            self._count_gaps(marker_serials, first_serial, distinct_in)
+        else:
+            self._caveats.append("decoding was stopped: serial gaps were not counted")
+        self._report = self._account()
 
     def close(self) -> None:
         """Stop the thread if it runs and drop the spools; the report stays readable."""
@@ -352,7 +374,9 @@ class SpoolingSource(ABC):
             lost = max(lost, 1)
         return LossReport(lost, tuple(self._reasons), tuple(self._caveats))
 
-    def _count_gaps(self, serials: array[int], marker_serials: dict[int, int]) -> None:
+    def _count_gaps(
+        self, marker_serials: dict[int, int], first_serial: int | None, distinct_in: Callable[[int, int], int]
+    ) -> None:
         ends = [n for n, which in enumerate(self._markers) if which == "end" and n in marker_serials]
         if not ends:  # then no window exists whose every serial must have arrived
             self._caveats.append(
@@ -363,19 +387,14 @@ class SpoolingSource(ABC):
         hi = marker_serials[ends[-1]]
         lo = marker_serials.get(0)
         if lo is None:  # no start marker: count from the first record this source received
-            lo = serials[0] if serials else hi
+            lo = first_serial if first_serial is not None else hi
         if hi < lo:
             self._caveats.append("audit serials wrapped around during the run: gaps were not counted")
             return
         span = hi - lo + 1
-        seen = bytearray((span + 7) // 8)  # one bit a serial: a busy host's run spans many millions
-        for serial in serials:
-            if lo <= serial <= hi:
-                offset = serial - lo
-                seen[offset >> 3] |= 1 << (offset & 7)
         # markers of ours that were themselves dropped (kmsg, overruns) are nobody's records
         unseen_markers = sum(1 for n in range(1, ends[-1]) if n not in marker_serials)
-        missing = span - int.from_bytes(seen, "little").bit_count() - unseen_markers
+        missing = span - distinct_in(lo, hi) - unseen_markers
         if missing > 0:
             self._reason(
                 LossKind.SERIAL_GAP,
@@ -397,6 +416,18 @@ class SpoolingSource(ABC):
                 f"the kernel's audit lost counter grew by {delta} during the run "
                 "(backlog limit, rate limit or memory; any process's records)",
             )
+
+
+def _distinct_in(serials: array[int]) -> Callable[[int, int], int]:
+    def count(lo: int, hi: int) -> int:
+        seen = bytearray((hi - lo + 8) // 8)  # one bit a serial: a busy host's run spans many millions
+        for serial in serials:
+            if lo <= serial <= hi:
+                offset = serial - lo
+                seen[offset >> 3] |= 1 << (offset & 7)
+        return int.from_bytes(seen, "little").bit_count()
+
+    return count
 
 
 SOURCE_NAMES = ("netlink", "auditd", "kmsg")
