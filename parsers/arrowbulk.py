@@ -2,21 +2,24 @@
 
 parsers.bulk counts a block with one Python `re` findall, about 2 µs a record, holding the
 GIL. Here the work is done by kernels in C that release it, so two threads count two
-blocks at once:
+blocks at once, and no pass of a regex goes over every byte:
 
 - the block becomes an Arrow array of its lines without a copy;
-- one RE2 DFA pass (STRICT_LINE) checks that every SECCOMP line is in auditd's form, a
-  subset of what parsers.bulk's BULK_LINE takes (a test keeps it so);
-- in such a line every value from exe= on is one space-free token, so the fields are found
-  by position: the 7th space from the end of the kernel's part (the line, or up to auditd's
-  \\x1d tail) starts " exe=", the last one " code=0x". The varying parts (stamp, ip) are
-  never looked at as text; " exe=... syscall=N" is grouped as an Arrow view of the block,
-  and only its distinct values are decoded, once each, in Python;
-- stamps are read as numbers from their fixed places (10-digit seconds, 3-digit millis).
+- in a SECCOMP line of auditd's form (STRICT_LINE, a subset of parsers.bulk's BULK_LINE) every
+  value from pid= on is one space-free token, so the fields are found by position: counting
+  spaces back from the end of the kernel's part (the line, or up to auditd's \x1d tail), the
+  9th starts " pid=", the 8th " comm=", the 2nd " ip=0x", the last " code=0x";
+- what lies between the varying values (stamp, pid, ip, code) is two runs of text, grouped as
+  Arrow views of the block; each distinct run is checked against its part of STRICT_LINE (and
+  decoded) once, in Python, and remembered across blocks;
+- the varying values are checked and read as numbers by numpy at their places: the stamp
+  (10-digit seconds, 3-digit millis), pid (at most 32 bits), ip (at most 16 hex digits), code.
 
-Whatever this cannot vouch for (node= prefixes, a SECCOMP line of another shape, a stamp
-or code of another width) makes count_block return None, and the caller counts the block
-the slower way, so the result is always what parsers.bulk gives.
+A line is taken only if every part passes, and STRICT_LINE is exactly those parts one after
+the other, so a line taken is a line STRICT_LINE takes, read as it reads it. Whatever this
+cannot vouch for (node= prefixes, a SECCOMP line of another shape, a value of another width)
+makes count_block return None, and the caller counts the block the slower way, so the result
+is always what parsers.bulk gives.
 """
 
 from __future__ import annotations
@@ -48,39 +51,55 @@ _U32_TAIL = (
 )
 _U32 = rf"(?:4294967295|[0-9]{{1,9}}|{_U32_TAIL})"
 _SYSCALL = rf"(?:-1|0|[1-9][0-9]{{0,8}}|{_U32_TAIL})"
-# One line with its "\n" (a block's last line gets one added). BULK_LINE, less: no space
-# in a quoted exe (so tokens can be counted from the end), no \x1d before auditd's tail
-# (so the first one starts it), and after code= only the end of the line or that tail.
+# The parts of a line between its varying values, each checked once per distinct text.
+_BEFORE_PID = rf"\): auid={_U32} uid={_U32} gid={_U32} ses={_U32}(?: subj=[^ \n\x1d]+(?: \([a-z]+\))?)? pid="
+
+
+def _comm_to_ip(group: str) -> str:
+    """From " comm=" to " ip=0x"; group opens exe, arch and syscall: "(" to capture them."""
+    return (
+        r" comm=(?:\"[^\" \n\x1d]*\"|[0-9A-F]+|\(null\)|\?)"
+        rf" exe={group}\"[^\" \n\x1d]*\"|[0-9A-F]+|\(null\)|\?) sig=[0-9]+ arch={group}[0-9a-f]+)"
+        rf" syscall={group}{_SYSCALL}) compat=[0-9] ip=0x"
+    )
+
+
+# One line with its "\n". BULK_LINE, less: no space in a quoted comm or exe, no \x1d before auditd's
+# tail (so the first one starts it), after code= only the line's end or that tail; and the
+# widths the varying values are read in (see count_block).
 STRICT_LINE = (
-    r"^type=SECCOMP msg=audit\([0-9]+\.[0-9]+:[0-9]+\):"
-    rf" auid={_U32} uid={_U32} gid={_U32} ses={_U32}"
-    rf"(?: subj=[^ \n\x1d]+(?: \([a-z]+\))?)? pid={_U32} comm=(?:\"[^\"\n\x1d]*\"|[0-9A-F]+|\(null\)|\?)"
-    rf" exe=(?:\"[^\" \n\x1d]*\"|[0-9A-F]+|\(null\)|\?) sig=[0-9]+ arch=[0-9a-f]+ syscall={_SYSCALL}"
-    r" compat=[0-9] ip=0x0*[0-9a-f]{1,16} code=0x[0-9a-f]+(?:\n|\x1d[^\n]*\n)$"
+    r"^type=SECCOMP msg=audit\([1-9][0-9]{9}\.[0-9]{3}:(?:0|[1-9][0-9]{0,9})"
+    + _BEFORE_PID
+    + rf"{_U32}"
+    + _comm_to_ip("(?:")
+    + r"[0-9a-f]{1,16} code=0x(?:0|[1-9a-f][0-9a-f]{0,7})(?:\n|\x1d[^\n]*\n)$"
 )
-# " exe=... syscall=N", the part of a line STRICT_LINE took that is grouped.
-_EXE_TO_SYSCALL = re.compile(r' exe=("[^"]*"|[0-9A-F]+|\(null\)|\?) sig=[0-9]+ arch=([0-9a-f]+) syscall=(-?[0-9]+)')
-_TOKENS_FROM_EXE = 7  # exe= sig= arch= syscall= compat= ip= code=
-_TOKENS_FROM_COMPAT = 3  # compat= ip= code=
-_CODE_AT = len(" code=0x")
-_MAX_CODE_DIGITS = 8  # 32 bits
+_BEFORE_PID_TEXT = re.compile(_BEFORE_PID)
+_COMM_TO_IP_TEXT = re.compile(_comm_to_ip("("))
+# Tokens counted back from the end of the kernel's part: the space that starts each.
+_PID, _COMM, _IP, _CODE = 9, 8, 2, 1
+_WORD = {_PID: b" pid=", _COMM: b" comm=", _IP: b" ip=0x", _CODE: b" code=0x"}
+_MAX_PID_DIGITS, _MAX_IP_DIGITS, _MAX_CODE_DIGITS = 10, 16, 8
 # The stamp's fixed places, counted from its start after PREFIX: "SSSSSSSSSS.mmm:N...)"
 _DOT, _COLON, _SERIAL = 10, 14, 15
 _SECONDS = len(PREFIX)
 _MAX_SERIAL_DIGITS = 10
 _STAMP_WINDOW = _SERIAL + _MAX_SERIAL_DIGITS + 1
 _POWERS = 10.0 ** np.arange(9, -1, -1)
-# Row k: the place values of a serial of 10 - k digits, over its digits and the ")" after them.
-_SERIAL_POWERS = np.array(
-    [
-        [10.0 ** (_MAX_SERIAL_DIGITS - k - 1 - j) if j < _MAX_SERIAL_DIGITS - k else 0.0 for j in range(11)]
-        for k in range(11)
-    ]
-)
+# Row k: the place values of a number of 10 - k digits right-aligned in 10 places, or of
+# the serial's digits and the ")" after them (11 places).
+_PLACES = np.array([[10.0 ** (9 - k - j) if j < 10 - k else 0.0 for j in range(11)] for k in range(11)])
 _HEX = np.full(256, -1, np.int64)
 _HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16)
-_MIDDLES: dict[bytes, tuple[str, str, str] | None] = {}
-_MIDDLES_LIMIT = 1 << 16
+_IS_HEX = _HEX >= 0
+_IS_DIGIT = np.zeros(256, bool)
+_IS_DIGIT[np.frombuffer(b"0123456789", np.uint8)] = True
+_U32_MAX = 4294967295
+# What each distinct run of text was found to be, shared by the counting threads (a dict's
+# item assignment is atomic), bounded.
+_RUNS_LIMIT = 1 << 16
+_BEFORE_PID_SEEN: dict[bytes, bool] = {}
+_COMM_TO_IP_SEEN: dict[bytes, tuple[str, str, str] | None] = {}
 # framing.LOOK_MARKS as parsers.bulk._worth_a_look spells them (a test keeps them in step).
 LOOK = r"SECCOMP|1326|seccomp|suppressed|audit_lost|exceeded|hold queue|code=|^\{"
 
@@ -141,9 +160,6 @@ def count_block(data: bytes) -> ArrowBlockCount | None:
     others = _others(rows, np.flatnonzero(~seccomp))
     if not seccomp.any():
         return ArrowBlockCount(Counter(), None, others, len(rows))
-    strict = pc.match_substring_regex(rows, STRICT_LINE).to_numpy(zero_copy_only=False)
-    if not np.array_equal(strict, seccomp):
-        return None
     found = _count_records(data, octets, starts[seccomp], ends[seccomp])
     if found is None:
         return None
@@ -171,28 +187,41 @@ def _others(rows: pa.Array, candidates: NDArray[np.intp]) -> list[tuple[int, str
 def _count_records(
     data: bytes, octets: NDArray[np.uint8], starts: Ints, ends: Ints
 ) -> tuple[Counter[Key], StampRun] | None:
-    """Counts and stamps of the lines STRICT_LINE took, from where their fields sit."""
+    """Counts and stamps of SECCOMP lines, if every one is in STRICT_LINE's form; else None."""
     stamps = _stamps(octets, starts)
     if stamps is None:
         return None
-    run = _distinct(*stamps)
-    if run is None:
-        return None  # a stamp twice in the block: the set path finds which
+    seconds, millis, serials, after_stamp = stamps
     # The kernel's part ends at the line's end or where auditd's \x1d tail starts.
     tails = np.append(np.flatnonzero(octets == 0x1D), len(octets))  # a last one past every line
     kernel_end = np.minimum(tails[np.searchsorted(tails, starts)], ends)
     spaces = np.flatnonzero(octets == 32)
-    before_end = np.searchsorted(spaces, kernel_end)  # spaces before each kernel part's end
-    exe_at = spaces[before_end - _TOKENS_FROM_EXE]
-    compat_at = spaces[before_end - _TOKENS_FROM_COMPAT]
-    code_at = spaces[before_end - 1] + _CODE_AT
-    codes = _hex_values(octets, code_at, kernel_end)
-    if codes is None:
+    before_end = np.searchsorted(spaces, kernel_end)  # the spaces before each kernel part's end
+    if (before_end < _PID).any():
         return None
-    middles = pc.dictionary_encode(_views(data, octets, exe_at, compat_at - exe_at))
+    at = {back: spaces[before_end - back] for back in _WORD}  # where each word starts, if all is well
+    if not all(_starts_with(octets, at[back], word) for back, word in _WORD.items()):
+        return None
+    pid_at, ip_at, code_at = at[_PID] + len(_WORD[_PID]), at[_IP] + len(_WORD[_IP]), at[_CODE] + len(_WORD[_CODE])
+    before_pid, comm_to_ip = pid_at - after_stamp, ip_at - at[_COMM]
+    if (before_pid < len("): auid=0 uid=0 gid=0 ses=0 pid=")).any() or (comm_to_ip < len(" comm=? exe=?")).any():
+        return None  # a word found in another line: fewer tokens than the form has
+    pids = _decimal(octets, pid_at, at[_COMM], _MAX_PID_DIGITS)
+    codes = _hex_values(octets, code_at, kernel_end, _MAX_CODE_DIGITS)
+    if pids is None or codes is None or (pids > _U32_MAX).any() or not _all_hex(octets, ip_at, at[_CODE]):
+        return None
+    if ((code_at + 1 < kernel_end) & (octets[code_at] == ord("0"))).any():
+        return None  # a leading zero: the text would not be f"{code:x}" again
+    heads = pc.unique(_views(data, octets, after_stamp, before_pid)).to_pylist()
+    if not all(_before_pid_ok(head) for head in heads):
+        return None
+    middles = pc.dictionary_encode(_views(data, octets, at[_COMM], comm_to_ip))
     decoded = [_exe_arch_syscall(m) for m in middles.dictionary.to_pylist()]
     if any(m is None for m in decoded):
         return None
+    run = _distinct(seconds, millis, serials)
+    if run is None:
+        return None  # a stamp twice in the block: the set path finds which
     middle_index = middles.indices.to_numpy().astype(np.int64)
     pairs, first, counts = np.unique((middle_index << 32) | codes, return_index=True, return_counts=True)
     tally: Counter[Key] = Counter()  # in the order the keys first appear, as parsers.bulk counts them
@@ -202,39 +231,66 @@ def _count_records(
         assert m is not None
         tally[(*m, f"{pair & 0xFFFFFFFF:x}")] += n
     syscalls = tuple(m[2] for m in decoded if m is not None)
-    return tally, StampRun(*run, *stamps, middle_index, syscalls)
+    return tally, StampRun(*run, seconds, millis, serials, middle_index, syscalls)
+
+
+def _starts_with(octets: NDArray[np.uint8], at: Ints, word: bytes) -> bool:
+    """Every position of at starts word."""
+    if (at > len(octets) - len(word)).any():
+        return False
+    found = sliding_window_view(octets, len(word))[at]
+    return bool((found == np.frombuffer(word, np.uint8)).all())
+
+
+def _before_pid_ok(head: bytes) -> bool:
+    try:
+        return _BEFORE_PID_SEEN[head]
+    except KeyError:
+        pass
+    ok = _BEFORE_PID_TEXT.fullmatch(head.decode("utf-8", errors="replace")) is not None
+    if len(_BEFORE_PID_SEEN) < _RUNS_LIMIT:
+        _BEFORE_PID_SEEN[head] = ok
+    return ok
 
 
 def _exe_arch_syscall(middle: bytes) -> tuple[str, str, str] | None:
-    """(exe, arch, syscall) as written in " exe=... syscall=N", remembered: blocks repeat them."""
+    """(exe, arch, syscall) as written in " comm=... ip=0x", or None if it is not in that form."""
     try:
-        return _MIDDLES[middle]
+        return _COMM_TO_IP_SEEN[middle]
     except KeyError:
         pass
-    m = _EXE_TO_SYSCALL.fullmatch(middle.decode("utf-8", errors="replace"))
+    m = _COMM_TO_IP_TEXT.fullmatch(middle.decode("utf-8", errors="replace"))
     found = (m.group(1), m.group(2), m.group(3)) if m else None
-    if len(_MIDDLES) < _MIDDLES_LIMIT:
-        _MIDDLES[middle] = found  # dict assignment is atomic: the counting threads share it
+    if len(_COMM_TO_IP_SEEN) < _RUNS_LIMIT:
+        _COMM_TO_IP_SEEN[middle] = found
     return found
 
 
-def _stamps(octets: NDArray[np.uint8], starts: Ints) -> tuple[Ints, Ints, Ints] | None:
-    """(seconds, millis, serial) of each line, or None if one is not in the usual widths."""
+def _stamps(octets: NDArray[np.uint8], starts: Ints) -> tuple[Ints, Ints, Ints, Ints] | None:
+    """(seconds, millis, serial, where the "): " after the stamp is) of each line, or None if
+    a stamp is not 10-digit seconds, 3-digit millis and a serial without a leading zero
+    (the widths StampRun.keys rebuilds the text from)."""
+    if (starts + _SECONDS > len(octets) - _STAMP_WINDOW).any():
+        return None  # a line too short to hold a stamp, at the block's end
     window = sliding_window_view(octets, _STAMP_WINDOW)[starts + _SECONDS]  # "SSSSSSSSSS.mmm:N...)"
     if (window[:, _DOT] != ord(".")).any() or (window[:, _COLON] != ord(":")).any() or (window[:, 0] == 48).any():
-        return None  # other widths, or a leading zero StampRun.keys would not give back
+        return None
+    if not _IS_DIGIT[window[:, :_DOT]].all() or not _IS_DIGIT[window[:, _DOT + 1 : _COLON]].all():
+        return None
     serial = window[:, _SERIAL:]
-    closed = serial == ord(")")  # STRICT_LINE: right after the digits
-    width = closed.argmax(axis=1)
-    if not closed.any(axis=1).all() or ((width > 1) & (serial[:, 0] == 48)).any():
+    digit = _IS_DIGIT[serial]
+    width = np.argmin(digit, axis=1)  # the digits before the first non-digit
+    if not (serial[np.arange(len(width)), width] == ord(")")).all():
+        return None  # no digit, more than 10, or no ")" right after them
+    if ((width == 0) | ((width > 1) & (serial[:, 0] == 48))).any():
         return None
     digits = window.astype(np.float64) - 48  # BLAS sums them; exact below 2**53
-    seconds = digits[:, :_DOT] @ _POWERS[-_DOT:]
+    seconds = digits[:, :_DOT] @ _POWERS
     millis = digits[:, _DOT + 1 : _COLON] @ _POWERS[-(_COLON - _DOT - 1) :]
-    # The digits right-aligned, as if they had leading zeros: the powers of ten after the ")"
-    # (and the ")" itself) are 0.
-    serials = np.einsum("ij,ij->i", digits[:, _SERIAL:], _SERIAL_POWERS[_MAX_SERIAL_DIGITS - width])
-    return seconds.astype(np.int64), millis.astype(np.int64), serials.astype(np.int64)
+    # The digits right-aligned: the place values past the serial's last digit are 0.
+    serials = np.einsum("ij,ij->i", digits[:, _SERIAL:], _PLACES[_MAX_SERIAL_DIGITS - width])
+    after = starts + _SECONDS + _SERIAL + width
+    return seconds.astype(np.int64), millis.astype(np.int64), serials.astype(np.int64), after
 
 
 def _distinct(seconds: Ints, millis: Ints, serials: Ints) -> tuple[Stamp, Stamp] | None:
@@ -249,15 +305,45 @@ def _distinct(seconds: Ints, millis: Ints, serials: Ints) -> tuple[Stamp, Stamp]
     return Stamp(int(s[0]), int(m[0]), int(n[0])), Stamp(int(s[-1]), int(m[-1]), int(n[-1]))
 
 
-def _hex_values(octets: NDArray[np.uint8], starts: Ints, ends: Ints) -> Ints | None:
-    """The hex numbers at [starts, ends), or None if one is longer than 32 bits or starts with 0."""
+def _decimal(octets: NDArray[np.uint8], starts: Ints, ends: Ints, most: int) -> Ints | None:
+    """The decimal numbers at [starts, ends) (1 to most <= 10 digits each), or None."""
     width = ends - starts
-    if (width > _MAX_CODE_DIGITS).any() or ((width > 1) & (octets[starts] == ord("0"))).any():
-        return None  # the text would not be f"{value:x}" again
-    window = sliding_window_view(octets, _MAX_CODE_DIGITS)[ends - _MAX_CODE_DIGITS]  # ends: past a " code=0x"
-    inside = np.arange(_MAX_CODE_DIGITS) >= (_MAX_CODE_DIGITS - width)[:, None]
-    digits = np.where(inside, _HEX[window], 0)
-    values: Ints = (digits << (4 * np.arange(_MAX_CODE_DIGITS - 1, -1, -1))).sum(axis=1)
+    if (width < 1).any() or (width > most).any():
+        return None
+    window = sliding_window_view(octets, most)[ends - most]
+    inside = np.arange(most) >= (most - width)[:, None]
+    if not (_IS_DIGIT[window] | ~inside).all():
+        return None
+    digits = np.where(inside, window.astype(np.float64) - 48, 0)
+    values: Ints = (digits @ _POWERS[-most:]).astype(np.int64)
+    return values
+
+
+def _all_hex(octets: NDArray[np.uint8], starts: Ints, ends: Ints) -> bool:
+    """Each [start, end) holds 1 to 16 lowercase hex digits (an ip)."""
+    width = ends - starts
+    if (width < 1).any() or (width > _MAX_IP_DIGITS).any():
+        return False
+    window = sliding_window_view(octets, _MAX_IP_DIGITS)[ends - _MAX_IP_DIGITS]
+    outside = np.arange(_MAX_IP_DIGITS) < (_MAX_IP_DIGITS - width)[:, None]
+    return bool((_IS_HEX[window] | outside).all())
+
+
+def _hex_values(octets: NDArray[np.uint8], starts: Ints, ends: Ints, most: int) -> Ints | None:
+    """The lowercase hex numbers at [starts, ends) (1 to most <= 15 digits each), or None."""
+    width = ends - starts
+    if (width < 1).any() or (width > most).any():
+        return None
+    window = sliding_window_view(octets, most)[ends - most]
+    inside = np.arange(most) >= (most - width)[:, None]
+    nibbles = np.where(inside, _HEX[window], 0)
+    if (nibbles < 0).any():
+        return None
+    values: Ints = (
+        (nibbles.astype(np.uint64) << (4 * np.arange(most - 1, -1, -1)).astype(np.uint64))
+        .sum(axis=1, dtype=np.uint64)
+        .astype(np.int64)
+    )
     return values
 
 

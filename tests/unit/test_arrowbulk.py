@@ -113,12 +113,15 @@ def test_a_stamp_twice_goes_the_slower_way() -> None:
     assert arrowbulk.count_block((line() + "\n" + line(stamp="1764590000.123:46") + "\n").encode()) is not None
 
 
-def test_it_takes_only_lines_bulk_line_takes() -> None:
-    lines = [line for path in LOGS for line in path.read_bytes().decode("utf-8", "replace").split("\n")]
-    rows = pa.array([(line + "\n").encode() for line in lines], pa.binary())
-    taken = pc.match_substring_regex(rows, arrowbulk.STRICT_LINE).to_pylist()
-    assert any(taken)
-    for text, ok in zip(lines, taken, strict=True):
+def test_it_takes_a_line_exactly_when_strict_line_does() -> None:
+    lines = [x for path in LOGS for x in path.read_bytes().decode("utf-8", "replace").split("\n")]
+    lines = [x for x in lines if x.startswith("type=SECCOMP msg=audit(")]
+    lines += [line(exe=exe, code=code) for exe in ('"/a b"', '"/a"', "2F", "?") for code in ("0", "00", "1a", "1A")]
+    rows = pa.array([(x + "\n").encode() for x in lines], pa.binary())
+    strict = pc.match_substring_regex(rows, arrowbulk.STRICT_LINE).to_pylist()
+    assert any(strict) and not all(strict)
+    for text, ok in zip(lines, strict, strict=True):
+        assert (arrowbulk.count_block((text + "\n").encode()) is not None) == ok, text
         if ok:
             assert BULK_LINE.match("\n" + text + "\n"), text
 
@@ -226,3 +229,29 @@ def test_a_kernel_log_beside_an_audit_log_counts_each_record_once(tmp_path: Path
     assert reference[3] == len(records[::3]) > 0
     for block in (512, 4096, 1 << 20):
         assert summary(block) == reference
+
+
+_NUMBERS = st.sampled_from(["0", "7", "4294967295", "4294967296", "9999999999", "01", "12345678901", "", "1a"])
+_HEXES = st.sampled_from(["0", "7f00", "00007f0011223344", "7f00112233445566", "7f001122334455667", "7F", "", "0x1"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    pid=_NUMBERS,
+    auid=_NUMBERS,
+    ip=_HEXES,
+    code=st.sampled_from(["7ffc0000", "0", "00050001", "50001", "1ffffffff", "", "7FFC0000"]),
+    subj=st.sampled_from(["", " subj=unconfined", " subj=snap.a.b (complain)", " subj=a (Complain)", " subj="]),
+    comm=st.sampled_from(['"a"', '"a b"', "6120", "(null)", "?", '"x"y"']),
+    exe=_EXES,
+    stamp=st.sampled_from(["1764590000.123:45", "1764590000.123:0", "1764590000.123:4294967295", "1764590000.1:4"]),
+    tail=_TAILS,
+)
+def test_random_lines_are_taken_exactly_when_strict_line_takes_them(
+    pid: str, auid: str, ip: str, code: str, subj: str, comm: str, exe: str, stamp: str, tail: str
+) -> None:
+    text = line(stamp=stamp, exe=exe, code=code, tail=tail, subj=subj, comm=comm, ip=ip).replace(" pid=7 ", f" pid={pid} ")
+    text = text.replace("auid=1000", f"auid={auid}")
+    strict = pc.match_substring_regex(pa.array([(text + "\n").encode()], pa.binary()), arrowbulk.STRICT_LINE)[0]
+    taken = assert_same(text + "\n")
+    assert (taken is not None) == strict.as_py(), text
