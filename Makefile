@@ -21,7 +21,7 @@ demo: setup
 	@echo "open it in a browser: file://$(CURDIR)/demo-report.html"
 
 test: setup
-	$(PY) -m ruff check . bench/parse bench/filter-cost bench/learn-overhead
+	$(PY) -m ruff check . bench/parse bench/filter-cost bench/learn-overhead bench/fleet
 	$(PY) -m mypy
 	$(PY) -m pytest -q
 
@@ -29,6 +29,7 @@ bench: setup
 	$(PY) bench/parse
 	$(PY) bench/filter-cost
 	$(PY) bench/learn-overhead
+	$(PY) bench/fleet
 
 clean:
 	rm -rf $(VENV) build *.egg-info
