@@ -250,7 +250,9 @@ _HEXES = st.sampled_from(["0", "7f00", "00007f0011223344", "7f00112233445566", "
 def test_random_lines_are_taken_exactly_when_strict_line_takes_them(
     pid: str, auid: str, ip: str, code: str, subj: str, comm: str, exe: str, stamp: str, tail: str
 ) -> None:
-    text = line(stamp=stamp, exe=exe, code=code, tail=tail, subj=subj, comm=comm, ip=ip).replace(" pid=7 ", f" pid={pid} ")
+    text = line(stamp=stamp, exe=exe, code=code, tail=tail, subj=subj, comm=comm, ip=ip).replace(
+        " pid=7 ", f" pid={pid} "
+    )
     text = text.replace("auid=1000", f"auid={auid}")
     strict = pc.match_substring_regex(pa.array([(text + "\n").encode()], pa.binary()), arrowbulk.STRICT_LINE)[0]
     taken = assert_same(text + "\n")
