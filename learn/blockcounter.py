@@ -76,11 +76,11 @@ class BlockCounter:
                 return
             self.used = True
             with contextlib.closing(self.live.decoded_blocks(abandoned=self._abandoned)) as blocks:
-                for block in blocks:
-                    if (signum := self._stop_signal()) is not None:
-                        self.stopped = (signum, self.live.decoded_records, self.live.collected)
+                while (signum := self._stop_signal()) is None:  # asked before each block is read
+                    if (block := next(blocks, None)) is None:
                         return
                     self._count(block)
+                self.stopped = (signum, self.live.decoded_records, self.live.collected)
         except BaseException as error:  # handed to the main thread by result()
             self._error = error
 

@@ -4,7 +4,8 @@
 in what they make of the records; the plumbing is here. Only the records of the target's
 own audit session count (see learn.kernel.launch), parsed by the same parsers as logs, one
 at a time as they are decoded from the source's spool: a run of a million syscalls must not
-hold a million events in memory.
+hold a million events in memory. A big netlink spool is counted a block at a time while the
+target runs instead (learn.blockcounter), with the same findings.
 
 Once the target has exited, a signal to learn does not throw the run away (see
 launch.SignalPolicy): the first lets decoding finish, the second stops it, and the result

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import os
+import signal
 import subprocess
 import tempfile
 from array import array
@@ -159,3 +160,22 @@ def test_learn_run_counts_a_big_run_in_blocks(programs: dict[str, Path], tmp_pat
     )  # fmt: skip
     assert fast.returncode == slow.returncode == 0, fast.stderr + slow.stderr
     assert (tmp_path / "fast.json").read_text() == (tmp_path / "slow.json").read_text()
+
+
+def test_a_stop_signal_stops_the_count_between_blocks(programs: dict[str, Path]) -> None:
+    """learn's second signal after the target's exit (launch.SignalPolicy.stop_signal): what was
+    counted so far is kept, and the report says decoding stopped (serial gaps not counted)."""
+    source, target = _collect([str(programs["burst"]), str(3 * BLOCK_RECORDS)])
+    asked: list[int] = []
+
+    def stop_signal() -> int | None:  # asked before each block: stop before the third
+        asked.append(1)
+        return signal.SIGTERM if len(asked) > 2 else None
+
+    tally = _tally()
+    with BlockCounter(source, tally, target.session, stop_signal, SOURCE_NAME, 0) as counter:
+        assert counter.result()
+    assert counter.stopped == (signal.SIGTERM, 2 * BLOCK_RECORDS, source.collected)
+    assert counter.records == 2 * BLOCK_RECORDS - 1  # the start marker is no kept record
+    assert "decoding was stopped: serial gaps were not counted" in source.loss.caveats
+    assert 0 < tally.finish().selected < 3 * BLOCK_RECORDS

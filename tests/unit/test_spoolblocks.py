@@ -187,7 +187,7 @@ def test_a_group_that_does_not_decode_to_one_event_is_left_to_the_per_record_pat
 
 
 def test_serial_counter_counts_distinct_serials_in_a_window() -> None:
-    first, distinct_in = spoolblocks.serial_counter([np.array([5, 6, 6, 9], np.int64), np.array([3, 12], np.int64)])
+    first, distinct_in = spoolblocks.serial_counter([np.array([5, 6, 6, 9], np.uint32), np.array([3, 12], np.uint32)])
     assert first == 5
     assert distinct_in(5, 10) == 3  # 5 6 9
     assert distinct_in(3, 12) == 5

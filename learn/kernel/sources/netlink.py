@@ -41,6 +41,7 @@ _GROUP_MASK = 1 << (features.AUDIT_NLGRP_READLOG - 1)
 _RECV_SIZE = 1 << 16  # an audit record is at most 8970 bytes (MAX_AUDIT_MESSAGE_LENGTH)
 BLOCK_RECORDS = 1 << 14  # decoded_blocks(): records a block (about 4 MiB of spool; numpy's arrays stay small)
 _CHUNK_BYTES = 1 << 20  # the reader receives into a chunk this big, and spools it whole (then flushed)
+_SECCOMP_LOW_BYTE = 1326 & 0xFF  # nlmsg_type's first byte (little-endian) in a SECCOMP record
 _POLL = 0.05  # seconds decoded_blocks() waits for the reader between looks
 
 
@@ -103,39 +104,45 @@ class NetlinkSource(SpoolingSource):
     def _receive(self, stopping: threading.Event | None) -> None:
         """Receive into a chunk, spooled whole: until stopping is set, or (None) the queue is empty.
 
-        Per record only a recv_into, a look for the marker token and the size: the reader must
-        keep up with the kernel, on a CPU the target keeps busy."""
+        Per record only a recv_into, a look at its type (a marker is looked for in user records
+        only) and its size: the reader must keep up with the kernel, on CPUs the target keeps
+        busy. The stop flag is looked at on each receive timeout, after each marker and after
+        each chunk: a stream that never pauses still stops within a chunk."""
         assert self._sock is not None and self._spool is not None
         chunk = bytearray(_CHUNK_BYTES)
         view = memoryview(chunk)
         recv_into, find, token, size = self._sock.recv_into, chunk.find, self._token_bytes, self._sizes.append
-        at = received = 0
+        before = len(self._sizes)
+        at = 0
         try:
             while stopping is None or not stopping.is_set():
-                try:
-                    n = recv_into(view[at:])
-                except BlockingIOError:  # SO_RCVTIMEO passed, or (stopping None) the queue is empty
-                    if stopping is None:
-                        return
-                    continue
-                except OSError as err:
-                    if err.errno != errno.ENOBUFS:
-                        raise
-                    self.overruns += 1
-                    continue
-                end = at + n
-                if find(token, at, end) >= 0:
-                    self._scan(bytes(view[at:end]))
-                size(n)
-                received += 1
-                at = end
-                if at > _CHUNK_BYTES - _RECV_SIZE:  # room for the largest record, or spool the chunk
-                    self._spool.write(view[:at])
-                    self._flush()
-                    at = 0
+                while True:
+                    try:
+                        n = recv_into(view[at:])
+                    except BlockingIOError:  # SO_RCVTIMEO passed, or (stopping None) the queue is empty
+                        if stopping is None:
+                            return
+                        break
+                    except OSError as err:
+                        if err.errno != errno.ENOBUFS:
+                            raise
+                        self.overruns += 1
+                        continue
+                    end = at + n
+                    size(n)
+                    if chunk[at + 4] != _SECCOMP_LOW_BYTE and find(token, at, end) >= 0:
+                        self._scan(bytes(view[at:end]))
+                        at = end
+                        break
+                    at = end
+                    if at > _CHUNK_BYTES - _RECV_SIZE:  # room for the largest record, or spool the chunk
+                        self._spool.write(view[:at])
+                        self._flush()
+                        at = 0
+                        break
         finally:
             self._spool.write(view[:at])
-            self.collected += received
+            self.collected += len(self._sizes) - before
 
     def _flush(self) -> None:
         assert self._spool is not None

@@ -93,7 +93,7 @@ def records(data: bytes, sizes: Sequence[int], decode: Callable[[bytes], R | Non
             yield record
 
 
-def parse(data: bytes, sizes: memoryview) -> tuple[npt.NDArray[np.int64], SeccompBlock] | None:
+def parse(data: bytes, sizes: memoryview) -> tuple[npt.NDArray[np.uint32], SeccompBlock] | None:
     """(every record's serial, the block grouped), or None when the block must be read record by record."""
     n = len(sizes)
     size = np.frombuffer(sizes, np.uint32).astype(np.int64)
@@ -135,6 +135,7 @@ def parse(data: bytes, sizes: memoryview) -> tuple[npt.NDArray[np.int64], Seccom
     serials = np.where(digits == 9, serials * 10 + tail, np.where(digits == 10, serials * 100 + tail2, serials))
     if int(serials.max()) > 0xFFFFFFFF:
         return None
+    kept_serials = serials.astype(np.uint32)  # kept for the whole run: 4 bytes a record
     kinds = ((header >> np.uint64(32)) & np.uint64(0xFFFF)).astype(np.int64)
     seccomp = np.flatnonzero(kinds == SECCOMP)
     if np.isin(kinds, KEPT).sum() != len(seccomp):
@@ -147,7 +148,7 @@ def parse(data: bytes, sizes: memoryview) -> tuple[npt.NDArray[np.int64], Seccom
     times = sec + milli.astype(np.float64) / 1000.0  # int(seconds) + int(millis) / 1000, as the parsers do
     header_length = (header & np.uint64(0xFFFFFFFF)).astype(np.int64)
     block = _grouped(data, words, starts, ends, seccomp, digits, header_length, times)
-    return (serials, block) if block is not None else None
+    return (kept_serials, block) if block is not None else None
 
 
 def _non_digits(word: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -218,13 +219,13 @@ def _grouped(
     return SeccompBlock(data, starts, ends, len(seccomp), first_lines, index, grown, counts, times, others)
 
 
-def as_serials(serials: array[int]) -> npt.NDArray[np.int64]:
-    return np.frombuffer(serials, np.uint32).astype(np.int64) if len(serials) else np.zeros(0, np.int64)
+def as_serials(serials: array[int]) -> npt.NDArray[np.uint32]:
+    return np.frombuffer(serials, np.uint32).copy() if len(serials) else np.zeros(0, np.uint32)
 
 
-def serial_counter(parts: list[npt.NDArray[np.int64]]) -> tuple[int | None, Callable[[int, int], int]]:
+def serial_counter(parts: list[npt.NDArray[np.uint32]]) -> tuple[int | None, Callable[[int, int], int]]:
     """(the first serial received, distinct_in(lo, hi)) over every block's serials, in spool order."""
-    serials = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    serials = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
     def distinct_in(lo: int, hi: int) -> int:
         inside = serials[(serials >= lo) & (serials <= hi)] - lo
