@@ -165,6 +165,7 @@ def _block_counter(
     if (
         not isinstance(live, NetlinkSource)
         or session == launch.UNSET_LOGINUID
+        or tally.keeps_starting_exec  # pairs each exec with the pid's next record: record by record
         or os.environ.get("LEARN_RECORD_BY_RECORD") == "1"
     ):
         return None
