@@ -52,7 +52,12 @@ _U32_TAIL = (
 _U32 = rf"(?:4294967295|[0-9]{{1,9}}|{_U32_TAIL})"
 _SYSCALL = rf"(?:-1|0|[1-9][0-9]{{0,8}}|{_U32_TAIL})"
 # The parts of a line between its varying values, each checked once per distinct text.
-_BEFORE_PID = rf"\): auid={_U32} uid={_U32} gid={_U32} ses={_U32}(?: subj=[^ \n\x1d]+(?: \([a-z]+\))?)? pid="
+# subj= is any text, spaces too (AppArmor names a profile by a path: "=/opt/Half-Life 2/hl2
+# (enforce)"): the fields are counted from the line's end. But not " pid=", where the line
+# parser's lazy subj would end (and RE2, which has no look-ahead, cannot say so in STRICT_LINE).
+_SUBJ = r"(?: subj=[^\n\x1d]+)?"
+_BEFORE_PID = rf"\): auid={_U32} uid={_U32} gid={_U32} ses={_U32}{_SUBJ} pid="
+_BEFORE_PID_TEXT = re.compile(_BEFORE_PID.replace(_SUBJ, r"(?: subj=(?:(?! pid=)[^\n\x1d])+)?"))
 
 
 def _comm_to_ip(group: str) -> str:
@@ -64,9 +69,10 @@ def _comm_to_ip(group: str) -> str:
     )
 
 
-# One line with its "\n". BULK_LINE, less: no space in a quoted comm or exe, no \x1d before auditd's
-# tail (so the first one starts it), after code= only the line's end or that tail; and the
-# widths the varying values are read in (see count_block).
+# One line with its "\n", as the line parser's FAST_LINE reads it. Less: no space in a quoted comm
+# or exe, no \x1d before auditd's tail (so the first one starts it), after code= only the
+# line's end or that tail, and the widths the varying values are read in (see count_block).
+# More than parsers.bulk's BULK_LINE: a subj= with spaces.
 STRICT_LINE = (
     r"^type=SECCOMP msg=audit\([1-9][0-9]{9}\.[0-9]{3}:(?:0|[1-9][0-9]{0,9})"
     + _BEFORE_PID
@@ -74,7 +80,6 @@ STRICT_LINE = (
     + _comm_to_ip("(?:")
     + r"[0-9a-f]{1,16} code=0x(?:0|[1-9a-f][0-9a-f]{0,7})(?:\n|\x1d[^\n]*\n)$"
 )
-_BEFORE_PID_TEXT = re.compile(_BEFORE_PID)
 _COMM_TO_IP_TEXT = re.compile(_comm_to_ip("("))
 # Tokens counted back from the end of the kernel's part: the space that starts each.
 _PID, _COMM, _IP, _CODE = 9, 8, 2, 1
