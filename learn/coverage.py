@@ -32,6 +32,8 @@ class RunCurve:
     # (record number, distinct so far, time, arch, name) at each new (arch, syscall)
     points: list[tuple[int, int, float | None, str, str | None]] = field(default_factory=list)
     block_resolution: bool = False  # some records were counted a block at a time
+    # Fed from usage shards: each call's count and first and last time, not the records' order.
+    times_only: bool = False
 
     def last_new(self) -> int:
         """The record at which the last new syscall appeared, the endings (exit_group ...) aside."""
@@ -47,7 +49,9 @@ class RunCurve:
             by_time = self.first_time + (self.last_time - self.first_time) * (1 - LATE_SHARE)
         names = []
         for record, _, when, arch, name in self.points:
-            late = record > by_record or (by_time is not None and when is not None and when > by_time)
+            late = (record > by_record and not self.times_only) or (
+                by_time is not None and when is not None and when > by_time
+            )
             if late and name not in ENDINGS:
                 names.append(name or f"{arch}#?")
         return sorted(set(names))
@@ -78,6 +82,16 @@ class Coverage:
                 return
         self._current = RunCurve(name)
         self.runs.append(self._current)
+
+    def times_only(self, last_seen: float | None) -> None:
+        """The current run comes from usage shards: its records' order is not known (its calls are
+        added in the order of their first time), and its time span ends at last_seen."""
+        run = self._current
+        if run is None:
+            return
+        run.times_only = True
+        if last_seen is not None:
+            run.last_time = last_seen if run.last_time is None else max(run.last_time, last_seen)
 
     def add(self, arch: str, nr: int, name: str | None, exe: str | None, n: int, when: float | None) -> None:
         run = self._current

@@ -15,7 +15,8 @@ from learn.profile import Profile
 from learn.select import Selection
 from learn.sources import LogLines, Progress, expand, rotated_set
 from learn.tally import Findings, Tally
-from learn.usage import Usage, is_shard
+from learn.usage import Evidence, Usage, is_shard
+from learn.usage import Key as UsageKey
 from parsers import DEFAULT_DECODING, DecodeOptions, InputFormat, parse_numbered
 from parsers.stamps import named_zone
 from parsers.syscall_join import SyscallJoin
@@ -133,10 +134,19 @@ def _fold(tally: Tally, usage: Usage) -> int:
 
     add = tally.aggregate.add
     learned = tally.findings.arg_usage
-    for (_, arch, nr, syscall, action, exe, args), evidence in sorted(usage.rows.items(), key=lambda kv: repr(kv[0])):
+
+    # A shard keeps each call's first and last time, not its records' order: the coverage curve
+    # takes the calls by their first time, and the run's span ends at the last time of any.
+    def by_first_seen(row: tuple[UsageKey, Evidence]) -> tuple[float, str]:
+        first = row[1].first_seen
+        return (first if first is not None else float("inf"), repr(row[0]))
+
+    for (_, arch, nr, syscall, action, exe, args), evidence in sorted(usage.rows.items(), key=by_first_seen):
         add(arch, nr, syscall, Action(action), exe, evidence.count, when=evidence.first_seen)
         if learned is not None and args is not None and syscall is not None:
             learned.add_signature(arch, syscall, args, exe, evidence.count)
+    seen = [e.last_seen for e in usage.rows.values() if e.last_seen is not None]
+    tally.aggregate.coverage.times_only(max(seen, default=None))
     if tally.usage is not None:
         for key, evidence in usage.rows.items():
             tally.usage.add(key, evidence)

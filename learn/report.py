@@ -139,6 +139,7 @@ def _run(run: Any, context: Context) -> dict[str, Any]:
         ],
         "last_new_record": run.last_new(),
         "block_resolution": run.block_resolution,
+        "times_only": run.times_only,
         "late": late,
         "may_be_too_short": bool(late),
     }
@@ -244,6 +245,8 @@ def readable(report: Mapping[str, Any]) -> list[str]:
         last = run["last_new_record"]
         where = f"{last} of {run['records']} ({last / run['records']:.0%})"
         block = " (to the nearest block of a bulk-counted file)" if run["block_resolution"] else ""
+        if run["times_only"]:  # a shard knows each call's first time, not its records' order
+            block = " (from usage shards: calls in the order of their first time)"
         lines.append(
             f"run {run['name']}: {run['records']} records, {run['distinct']} distinct syscalls; "
             f"the last new one (exits aside) at record {where}{block}"
