@@ -225,12 +225,13 @@ def as_serials(serials: array[int]) -> npt.NDArray[np.uint32]:
 
 def serial_counter(parts: list[npt.NDArray[np.uint32]]) -> tuple[int | None, Callable[[int, int], int]]:
     """(the first serial received, distinct_in(lo, hi)) over every block's serials, in spool order."""
-    serials = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+    serials = np.concatenate(parts) if parts else np.zeros(0, np.uint32)  # 4 bytes a record, no more
+    parts.clear()
 
     def distinct_in(lo: int, hi: int) -> int:
-        inside = serials[(serials >= lo) & (serials <= hi)] - lo
+        inside = serials[(serials >= np.uint32(lo)) & (serials <= np.uint32(hi))] - np.uint32(lo)
         seen = np.zeros(hi - lo + 1, np.bool_)
         seen[inside] = True
-        return int(seen.sum())
+        return int(np.count_nonzero(seen))
 
     return (int(serials[0]) if len(serials) else None), distinct_in
