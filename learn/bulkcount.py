@@ -11,10 +11,10 @@ both paths give the same findings.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain
-from multiprocessing import get_context
 from typing import TYPE_CHECKING
 
 from learn.dedupe import stamp_key
@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # imported when first counting: pyarrow and numpy take 0.1 s,
     from parsers.arrowbulk import ArrowBlockCount
 
 BLOCK_BYTES = 8 << 20
+IN_FLIGHT = 2  # blocks a worker counts ahead of the merge
 MIN_BULK_BYTES = 32 << 20  # below this, starting workers costs more than it saves
 _DECODED_LIMIT = 1 << 16  # distinct raw keys remembered (a log's programs times syscalls)
 
@@ -86,27 +87,20 @@ def _has_long_line(data: bytes) -> bool:
     return any(data.find(b"\n", at, at + window) < 0 for at in range(0, len(data) - window + 1, window))
 
 
-def _count_range(job: tuple[int, int, int, bool]) -> ArrowBlockCount | BlockCount | int:
+def _count_range(job: tuple[int, int, int]) -> ArrowBlockCount | BlockCount | int:
     """The block's counts, or its number of lines when it must be read line by line.
 
-    with_arrow: try parsers.arrowbulk first (hostless logs; it leaves node= lines to parsers.bulk)."""
-    fd, offset, length, with_arrow = job
-    data = read_range(fd, offset, length)
+    parsers.arrowbulk first; what it leaves (a line of another shape) parsers.bulk counts."""
+    data = read_range(*job)
     if _has_long_line(data):
         return data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
-    if with_arrow:
-        from parsers import arrowbulk
+    from parsers import arrowbulk
 
-        counted = arrowbulk.count_block(data)
-        if counted is not None:
-            return counted
+    counted = arrowbulk.count_block(data)
+    if counted is not None:
+        return counted
     text = data.decode("utf-8", errors="replace")
     return count_block(text) or len(split_lines(text))
-
-
-def _names_nodes(sample: bytes) -> bool:
-    """The log's lines start with auditd's node= (an aggregating server's log)."""
-    return sample.startswith(b"node=") or b"\nnode=" in sample
 
 
 def count_file(
@@ -142,25 +136,30 @@ def _count_open_file(
     advance = progress(path, opened.st_size) if progress else None
     merge = _Merger(path, fd, opened.st_size, tally, advance, options)
     workers = min(os.cpu_count() or 1, len(ranges))
-    with_arrow = not _names_nodes(os.pread(fd, SAMPLE_BYTES, 0))
-    jobs = [(fd, offset, length, with_arrow) for offset, length in ranges]
     if workers <= 1:
-        for (offset, length), job in zip(ranges, jobs, strict=True):
-            merge(offset, length, _count_range(job))
+        for offset, length in ranges:
+            merge(offset, length, _count_range((fd, offset, length)))
     else:
-        # Arrow's kernels, where the time goes, release the GIL: threads share fd and memory.
-        # parsers.bulk's regex holds it: forked workers, which inherit fd, count node= logs.
-        pool = (
-            ThreadPoolExecutor(workers) if with_arrow else ProcessPoolExecutor(workers, mp_context=get_context("fork"))
-        )
-        with pool:
-            results = pool.map(_count_range, jobs)
-            for (offset, length), result in zip(ranges, results, strict=True):
-                merge(offset, length, result)
+        # Arrow's kernels and numpy, where the time goes, release the GIL: threads share fd and
+        # memory. At most IN_FLIGHT blocks a worker are counted ahead of the merge, which may be
+        # the slower side (a node= log's keys are a Python hash a record): memory stays bounded.
+        with ThreadPoolExecutor(workers) as pool:
+            pending: deque[tuple[int, int, Future[ArrowBlockCount | BlockCount | int]]] = deque()
+            for offset, length in ranges:
+                pending.append((offset, length, pool.submit(_count_range, (fd, offset, length))))
+                if len(pending) > IN_FLIGHT * workers:
+                    _merge_oldest(merge, pending)
+            while pending:
+                _merge_oldest(merge, pending)
     merge.finish()
     for problem in changed_while_read(path, fd, opened.st_size, merge.line, merge.shrank_to):
         tally.problem(problem)
     return True
+
+
+def _merge_oldest(merge: _Merger, pending: deque[tuple[int, int, Future[ArrowBlockCount | BlockCount | int]]]) -> None:
+    offset, length, future = pending.popleft()
+    merge(offset, length, future.result())
 
 
 class _Merger:
@@ -235,6 +234,8 @@ class _Merger:
         dedupe = self.tally.dedupe
         if isinstance(block, BlockCount):
             return dedupe.accept_stamps(block.hostless, block.named, block.named_hostless)
+        if block.hosts is not None:
+            return dedupe.accept_stamps(*block.hosts.keys(stamp_key))
         if block.stamps is None:
             return True
         return dedupe.accept_ordered(block.stamps) or dedupe.accept_stamps(block.stamps.keys(stamp_key), [], [])

@@ -105,6 +105,7 @@ _U32_MAX = 4294967295
 _RUNS_LIMIT = 1 << 16
 _BEFORE_PID_SEEN: dict[bytes, bool] = {}
 _COMM_TO_IP_SEEN: dict[bytes, tuple[str, str, str] | None] = {}
+_NODE = re.compile(r"\S+")  # parsers.auditd's node=(\S+), on the decoded text
 # framing.LOOK_MARKS as parsers.bulk._worth_a_look spells them (a test keeps them in step).
 LOOK = r"SECCOMP|1326|seccomp|suppressed|audit_lost|exceeded|hold queue|code=|^\{"
 
@@ -144,11 +145,38 @@ class StampRun:
         ]
 
 
+@dataclass(frozen=True)
+class HostStamps:
+    """A node= block's records: each one's node (None without node=) and stamp."""
+
+    nodes: list[str | None]
+    stamps: StampRun  # its first and last mean nothing here: hosts may share a stamp
+
+    def keys(self, stamp_key: Callable[[str | None, str, str], int]) -> tuple[list[int], list[int], list[int]]:
+        """As parsers.bulk.BlockCount has them: stamp_key of the records without node=, of those
+        with it, and theirs without the node (a Python hash each: the slow part of a node= log)."""
+        hostless, named, named_hostless = [], [], []
+        bare = self.stamps.keys(stamp_key)
+        names = self.stamps.syscalls
+        rows = zip(
+            self.nodes, bare, self.stamps.seconds.tolist(), self.stamps.millis.tolist(),
+            self.stamps.serials.tolist(), self.stamps.key_index.tolist(), strict=True,
+        )  # fmt: skip
+        for node, key, s, m, n, i in rows:
+            if node is None:
+                hostless.append(key)
+            else:
+                named.append(stamp_key(node, f"{s}.{m:03d}:{n}", names[i]))
+                named_hostless.append(key)
+        return hostless, named, named_hostless
+
+
 class ArrowBlockCount(NamedTuple):
     counts: Counter[Key]  # in the order the keys first appear, as parsers.bulk counts them
-    stamps: StampRun | None  # None when the block has no SECCOMP line
+    stamps: StampRun | None  # a block without node=: its stamps, distinct (None: no SECCOMP line)
     others: list[tuple[int, str]]  # (0-based line in block, line) for the per-line parser
     lines: int
+    hosts: HostStamps | None = None  # a block with node=: its records' nodes and stamps
 
 
 def count_block(data: bytes) -> ArrowBlockCount | None:
@@ -159,16 +187,26 @@ def count_block(data: bytes) -> ArrowBlockCount | None:
     ends = np.flatnonzero(octets == 10)  # each line's "\n"
     starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
     rows = _rows(data, ends)
-    if pc.any(pc.starts_with(rows, pattern=b"node=")).as_py():
-        return None  # each host has serials of its own: parsers.bulk pairs them
-    seccomp = pc.starts_with(rows, pattern=PREFIX).to_numpy(zero_copy_only=False)
+    named = pc.starts_with(rows, pattern=b"node=").to_numpy(zero_copy_only=False)
+    record_at = starts.copy()  # where "type=" is: after auditd's "node=NAME " on an aggregating server
+    if named.any():
+        spaces = np.append(np.flatnonzero(octets == 32), len(octets))
+        record_at[named] = np.minimum(spaces[np.searchsorted(spaces, starts[named])] + 1, ends[named])
+    seccomp = _each_starts_with(octets, record_at, PREFIX)
     others = _others(rows, np.flatnonzero(~seccomp))
     if not seccomp.any():
         return ArrowBlockCount(Counter(), None, others, len(rows))
-    found = _count_records(data, octets, starts[seccomp], ends[seccomp])
+    hosts = named[seccomp]
+    found = _count_records(data, octets, record_at[seccomp], ends[seccomp], distinct=not hosts.any())
     if found is None:
         return None
-    return ArrowBlockCount(found[0], found[1], others, len(rows))
+    counts, stamps = found
+    if not hosts.any():
+        return ArrowBlockCount(counts, stamps, others, len(rows))
+    with_hosts = _hosts(data, starts[seccomp], record_at[seccomp], hosts, stamps)
+    if with_hosts is None:
+        return None
+    return ArrowBlockCount(counts, None, others, len(rows), with_hosts)
 
 
 def _rows(data: bytes, ends: NDArray[np.intp]) -> pa.Array:
@@ -190,9 +228,11 @@ def _others(rows: pa.Array, candidates: NDArray[np.intp]) -> list[tuple[int, str
 
 
 def _count_records(
-    data: bytes, octets: NDArray[np.uint8], starts: Ints, ends: Ints
+    data: bytes, octets: NDArray[np.uint8], starts: Ints, ends: Ints, *, distinct: bool = True
 ) -> tuple[Counter[Key], StampRun] | None:
-    """Counts and stamps of SECCOMP lines, if every one is in STRICT_LINE's form; else None."""
+    """Counts and stamps of SECCOMP lines (starts: where "type=SECCOMP" is), if every one is in
+    STRICT_LINE's form; else None. distinct: None as well if two stamps are the same number (a
+    node= log's hosts may share one: StampRun's first and last mean nothing there)."""
     stamps = _stamps(octets, starts)
     if stamps is None:
         return None
@@ -224,7 +264,7 @@ def _count_records(
     decoded = [_exe_arch_syscall(m) for m in middles.dictionary.to_pylist()]
     if any(m is None for m in decoded):
         return None
-    run = _distinct(seconds, millis, serials)
+    run = _distinct(seconds, millis, serials) if distinct else (Stamp(0, 0, 0), Stamp(0, 0, 0))
     if run is None:
         return None  # a stamp twice in the block: the set path finds which
     middle_index = middles.indices.to_numpy().astype(np.int64)
@@ -237,6 +277,29 @@ def _count_records(
         tally[(*m, f"{pair & 0xFFFFFFFF:x}")] += n
     syscalls = tuple(m[2] for m in decoded if m is not None)
     return tally, StampRun(*run, seconds, millis, serials, middle_index, syscalls)
+
+
+def _each_starts_with(octets: NDArray[np.uint8], at: Ints, word: bytes) -> NDArray[np.bool_]:
+    """Whether each position of at starts word (a line shorter than word holds its "\n" there)."""
+    inside = at <= len(octets) - len(word)
+    found = np.zeros(len(at), bool)
+    if not inside.any():
+        return found
+    window = sliding_window_view(octets, len(word))[at[inside]]
+    found[inside] = (window == np.frombuffer(word, np.uint8)).all(axis=1)
+    return found
+
+
+def _hosts(data: bytes, starts: Ints, record_at: Ints, hosts: NDArray[np.bool_], stamps: StampRun) -> HostStamps | None:
+    r"""Each record's node (None without node=), or None if one is not what `node=(\S+) ` reads."""
+    node_of: dict[bytes, str] = {}
+    at, until = (starts + len("node=")).tolist(), (record_at - 1).tolist()
+    texts = [data[a:b] if host else None for a, b, host in zip(at, until, hosts.tolist(), strict=True)]
+    for raw in {t for t in texts if t is not None}:
+        node_of[raw] = raw.decode("utf-8", errors="replace")
+        if not _NODE.fullmatch(node_of[raw]):
+            return None
+    return HostStamps([node_of[t] if t is not None else None for t in texts], stamps)
 
 
 def _starts_with(octets: NDArray[np.uint8], at: Ints, word: bytes) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -54,9 +55,14 @@ def assert_same(block: str) -> arrowbulk.ArrowBlockCount | None:
     assert list(fast.counts.items()) == list(reference.counts.items())  # same counts, same first-seen order
     assert fast.others == reference.others
     assert fast.lines == reference.lines
-    assert not reference.named
-    assert (fast.stamps.keys(stamp_key) if fast.stamps else []) == reference.hostless
+    assert keys_of(fast) == (reference.hostless, reference.named, reference.named_hostless)
     return fast
+
+
+def keys_of(fast: arrowbulk.ArrowBlockCount) -> tuple[list[int], list[int], list[int]]:
+    if fast.hosts is not None:
+        return fast.hosts.keys(stamp_key)
+    return (fast.stamps.keys(stamp_key) if fast.stamps else []), [], []
 
 
 def assert_same_as_line_parser(block: str, fast: arrowbulk.ArrowBlockCount) -> None:
@@ -67,7 +73,8 @@ def assert_same_as_line_parser(block: str, fast: arrowbulk.ArrowBlockCount) -> N
     lines = block.split("\n")
     if block.endswith("\n"):
         lines.pop()
-    events = [e for x in lines if x.startswith("type=SECCOMP") for e in parse([x], "t", InputFormat.AUDITD)]
+    record = re.compile(r"(?:node=\S+ )?type=SECCOMP msg=audit\(")
+    events = [e for x in lines if record.match(x) for e in parse([x], "t", InputFormat.AUDITD)]
     assert all(isinstance(e, SeccompEvent) for e in events)
     expected: Counter[object] = Counter()
     for e in events:
@@ -78,8 +85,11 @@ def assert_same_as_line_parser(block: str, fast: arrowbulk.ArrowBlockCount) -> N
     for key, n in fast.counts.items():
         found[decode.key(*key)] += n
     assert found == expected
-    keys = [stamp_key(None, e.serial, str(e.nr)) for e in events if isinstance(e, SeccompEvent) and e.serial]
-    assert (fast.stamps.keys(stamp_key) if fast.stamps else []) == keys
+    stamped = [e for e in events if isinstance(e, SeccompEvent) and e.serial]
+    hostless = [stamp_key(None, e.serial, str(e.nr)) for e in stamped if e.node is None]
+    named = [stamp_key(e.node, e.serial, str(e.nr)) for e in stamped if e.node is not None]
+    named_hostless = [stamp_key(None, e.serial, str(e.nr)) for e in stamped if e.node is not None]
+    assert keys_of(fast) == (hostless, named, named_hostless)
     assert fast.lines == len(lines)
 
 
@@ -113,7 +123,8 @@ def test_the_usual_forms_are_taken() -> None:
 @pytest.mark.parametrize(
     "odd",
     [
-        "node=web1 " + line(),  # each host has serials of its own
+        "node=web\t1 " + line(),  # not node=(\S+)
+        "node=web\u00a01 " + line(),  # no-break space: Unicode whitespace, as \S reads the text
         line(exe='"/a b"'),  # a space in a quoted value (the kernel hex-encodes those)
         line(comm='"a\x1db"'),  # a \x1d before auditd's tail
         line(tail=" extra=1"),  # more after code=
@@ -132,6 +143,11 @@ def test_the_usual_forms_are_taken() -> None:
 )
 def test_what_it_cannot_vouch_for_goes_the_slower_way(odd: str) -> None:
     assert arrowbulk.count_block((line() + "\n" + odd + "\n").encode()) is None
+
+
+def test_odd_node_prefixes_are_read_as_parsers_bulk_reads_them() -> None:
+    for node in ("node=web 1 ", "node= ", "node=a type=SECCOMP ", "node=x\x1dy "):
+        assert_same(line() + "\n" + node + line(stamp="1764590000.124:46") + "\n")
 
 
 def test_a_stamp_twice_goes_the_slower_way() -> None:
@@ -188,6 +204,10 @@ def test_random_blocks_count_the_same(records: list[tuple[object, ...]], others:
     ]
     block = "\n".join(texts[:1] + others + texts[1:]) + "\n"
     fast = assert_same(block)
+    # the same records from two hosts of an aggregating server: the same stamps, told apart by node=
+    hosts = "\n".join(f"node=h{i % 2} " + x for i, x in enumerate(texts[:1] + others + texts[1:])) + "\n"
+    assert_same(hosts)
+    assert_same(hosts + hosts.replace("node=h0 ", "node=h2 ").replace("node=h1 ", "node=h3 "))
     stamps = [r[0] for r in records]
     if len(set(stamps)) == len(stamps):
         assert fast is not None
@@ -285,15 +305,16 @@ _HEXES = st.sampled_from(["0", "7f00", "00007f0011223344", "7f00112233445566", "
     exe=_EXES,
     stamp=st.sampled_from(["1764590000.123:45", "1764590000.123:0", "1764590000.123:4294967295", "1764590000.1:4"]),
     tail=_TAILS,
+    node=st.sampled_from(["", "node=web1 ", "node=a.b.c ", "node=\u00e9 "]),
 )
 def test_random_lines_are_taken_exactly_when_strict_line_takes_them(
-    pid: str, auid: str, ip: str, code: str, subj: str, comm: str, exe: str, stamp: str, tail: str
+    pid: str, auid: str, ip: str, code: str, subj: str, comm: str, exe: str, stamp: str, tail: str, node: str
 ) -> None:
     text = line(stamp=stamp, exe=exe, code=code, tail=tail, subj=subj, comm=comm, ip=ip).replace(
         " pid=7 ", f" pid={pid} "
     )
     text = text.replace("auid=1000", f"auid={auid}")
     strict = pc.match_substring_regex(pa.array([(text + "\n").encode()], pa.binary()), arrowbulk.STRICT_LINE)[0]
-    taken = assert_same(text + "\n")
+    taken = assert_same(node + text + "\n")
     # RE2 cannot say "no ' pid=' in subj=": there the line parser's lazy subj= would end
     assert (taken is not None) == (strict.as_py() and " pid=" not in subj), text
