@@ -181,7 +181,9 @@ class ArrowBlockCount(NamedTuple):
 
 def count_block(data: bytes) -> ArrowBlockCount | None:
     """Counts of the SECCOMP lines of data (whole lines), or None to count it another way."""
-    if data and not data.endswith(b"\n"):
+    if not data:
+        return ArrowBlockCount(Counter(), None, [], 0)  # a file truncated under the reader: the caller says so
+    if not data.endswith(b"\n"):
         data += b"\n"  # the last line of a file without one: a row like the others
     octets = np.frombuffer(data, np.uint8)
     ends = np.flatnonzero(octets == 10)  # each line's "\n"

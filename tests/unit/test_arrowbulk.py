@@ -102,6 +102,12 @@ def test_every_log_counts_the_same(path: Path) -> None:
         assert_same("\n".join(lines[start : start + 7]) + "\n")
 
 
+def test_an_empty_block_counts_nothing() -> None:
+    """A file truncated while it is read gives a block of nothing (the caller reports the loss)."""
+    assert arrowbulk.count_block(b"") == arrowbulk.ArrowBlockCount(Counter(), None, [], 0)
+    assert_same("\n")
+
+
 def test_the_usual_forms_are_taken() -> None:
     block = "".join(
         line(stamp=f"1764590000.{ms:03d}:{serial}", nr=nr, code=code, tail=tail) + "\n"
@@ -318,3 +324,32 @@ def test_random_lines_are_taken_exactly_when_strict_line_takes_them(
     taken = assert_same(node + text + "\n")
     # RE2 cannot say "no ' pid=' in subj=": there the line parser's lazy subj= would end
     assert (taken is not None) == (strict.as_py() and " pid=" not in subj), text
+
+
+_PIECES = st.sampled_from(
+    [
+        line(),
+        "node=h ",
+        "\n",
+        " ",
+        "\x1d",
+        ")",
+        "type=SECCOMP msg=audit(",
+        " pid=",
+        " comm=",
+        " ip=0x",
+        " code=0x",
+        "0",
+        "é",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=12)), max_size=40), st.binary(max_size=64))
+def test_any_bytes_give_the_answer_or_none_never_an_error(pieces: list[str], noise: bytes) -> None:
+    """Hostile input: whatever the block holds, the counter answers as parsers.bulk does or leaves it."""
+    data = "".join(pieces).encode("utf-8", "surrogateescape") + noise
+    counted = arrowbulk.count_block(data)
+    if counted is not None:
+        assert_same(data.decode("utf-8", "replace"))
