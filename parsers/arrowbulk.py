@@ -16,10 +16,11 @@ blocks at once, and no pass of a regex goes over every byte:
   (10-digit seconds, 3-digit millis), pid (at most 32 bits), ip (at most 16 hex digits), code.
 
 A line is taken only if every part passes, and STRICT_LINE is exactly those parts one after
-the other, so a line taken is a line STRICT_LINE takes, read as it reads it. Whatever this
-cannot vouch for (node= prefixes, a SECCOMP line of another shape, a value of another width)
-makes count_block return None, and the caller counts the block the slower way, so the result
-is always what parsers.bulk gives.
+the other, so a line taken is a line STRICT_LINE takes, read as it reads it. auditd's node=
+prefix (an aggregating server's log) is skipped, and the node kept. Whatever this cannot
+vouch for (a SECCOMP line of another shape, a value of another width, a node holding
+whitespace) makes count_block return None, and the caller counts the block the slower way,
+so the result is always what parsers.bulk gives.
 """
 
 from __future__ import annotations
@@ -94,9 +95,8 @@ _POWERS = 10.0 ** np.arange(9, -1, -1)
 # Row k: the place values of a number of 10 - k digits right-aligned in 10 places, or of
 # the serial's digits and the ")" after them (11 places).
 _PLACES = np.array([[10.0 ** (9 - k - j) if j < 10 - k else 0.0 for j in range(11)] for k in range(11)])
-_HEX = np.full(256, -1, np.int64)
-_HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16)
-_IS_HEX = _HEX >= 0
+_DIGIT_VALUE = np.full(256, 255, np.uint8)  # of a lowercase hex or decimal digit; 255 for any other byte
+_DIGIT_VALUE[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16)
 _IS_DIGIT = np.zeros(256, bool)
 _IS_DIGIT[np.frombuffer(b"0123456789", np.uint8)] = True
 _U32_MAX = 4294967295
@@ -117,32 +117,40 @@ class Stamp(NamedTuple):
 
 
 @dataclass(frozen=True)
-class StampRun:
-    """The stamps of a block's records: all distinct, as (seconds, millis, serial) numbers."""
+class Stamps:
+    """A block's records' stamps, as (seconds, millis, serial) numbers, and syscall numbers."""
 
-    first: Stamp  # the least
-    last: Stamp  # the greatest
     seconds: Ints
     millis: Ints
     serials: Ints
     key_index: Ints  # each record's row in syscalls
-    syscalls: tuple[str, ...]  # the syscall number as written, per distinct " exe=... syscall=N"
+    syscalls: tuple[str, ...]  # the syscall number as written, per distinct " comm=... ip=0x"
 
     def __len__(self) -> int:
         return len(self.serials)
 
-    def keys(self, stamp_key: Callable[[str | None, str, str], int]) -> list[int]:
-        """learn.dedupe.stamp_key(None, ...) of every record in order (the slow part, done on demand).
-
-        The stamp text is rebuilt exactly: count_block took only 10-digit seconds, 3-digit
-        millis and serials without a leading zero."""
+    def texts(self) -> list[tuple[str, str]]:
+        """(stamp, syscall number) of each record as written: count_block took only 10-digit
+        seconds, 3-digit millis and serials without a leading zero, so the text is rebuilt exactly."""
         names = self.syscalls
-        return [
-            stamp_key(None, f"{s}.{m:03d}:{n}", names[i])
-            for s, m, n, i in zip(
-                self.seconds.tolist(), self.millis.tolist(), self.serials.tolist(), self.key_index.tolist(), strict=True
-            )
-        ]
+        columns = (self.seconds.tolist(), self.millis.tolist(), self.serials.tolist(), self.key_index.tolist())
+        return [(f"{s}.{m:03d}:{n}", names[i]) for s, m, n, i in zip(*columns, strict=True)]
+
+
+@dataclass(frozen=True)
+class StampRun:
+    """A block's stamps without node=, all distinct (learn.dedupe.OrderedStamps)."""
+
+    first: Stamp  # the least
+    last: Stamp  # the greatest
+    stamps: Stamps
+
+    def __len__(self) -> int:
+        return len(self.stamps)
+
+    def keys(self, stamp_key: Callable[[str | None, str, str], int]) -> list[int]:
+        """learn.dedupe.stamp_key(None, ...) of every record in order (the slow part, done on demand)."""
+        return [stamp_key(None, stamp, nr) for stamp, nr in self.stamps.texts()]
 
 
 @dataclass(frozen=True)
@@ -150,24 +158,19 @@ class HostStamps:
     """A node= block's records: each one's node (None without node=) and stamp."""
 
     nodes: list[str | None]
-    stamps: StampRun  # its first and last mean nothing here: hosts may share a stamp
+    stamps: Stamps
 
     def keys(self, stamp_key: Callable[[str | None, str, str], int]) -> tuple[list[int], list[int], list[int]]:
         """As parsers.bulk.BlockCount has them: stamp_key of the records without node=, of those
         with it, and theirs without the node (a Python hash each: the slow part of a node= log)."""
         hostless, named, named_hostless = [], [], []
-        bare = self.stamps.keys(stamp_key)
-        names = self.stamps.syscalls
-        rows = zip(
-            self.nodes, bare, self.stamps.seconds.tolist(), self.stamps.millis.tolist(),
-            self.stamps.serials.tolist(), self.stamps.key_index.tolist(), strict=True,
-        )  # fmt: skip
-        for node, key, s, m, n, i in rows:
+        for node, (stamp, nr) in zip(self.nodes, self.stamps.texts(), strict=True):
+            bare = stamp_key(None, stamp, nr)
             if node is None:
-                hostless.append(key)
+                hostless.append(bare)
             else:
-                named.append(stamp_key(node, f"{s}.{m:03d}:{n}", names[i]))
-                named_hostless.append(key)
+                named.append(stamp_key(node, stamp, nr))
+                named_hostless.append(bare)
         return hostless, named, named_hostless
 
 
@@ -189,26 +192,28 @@ def count_block(data: bytes) -> ArrowBlockCount | None:
     ends = np.flatnonzero(octets == 10)  # each line's "\n"
     starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
     rows = _rows(data, ends)
+    spaces = np.flatnonzero(octets == 32)
     named = pc.starts_with(rows, pattern=b"node=").to_numpy(zero_copy_only=False)
     record_at = starts.copy()  # where "type=" is: after auditd's "node=NAME " on an aggregating server
     if named.any():
-        spaces = np.append(np.flatnonzero(octets == 32), len(octets))
-        record_at[named] = np.minimum(spaces[np.searchsorted(spaces, starts[named])] + 1, ends[named])
+        after = np.append(spaces, len(octets))  # a space past every line
+        record_at[named] = np.minimum(after[np.searchsorted(after, starts[named])] + 1, ends[named])
     seccomp = _each_starts_with(octets, record_at, PREFIX)
     others = _others(rows, np.flatnonzero(~seccomp))
     if not seccomp.any():
         return ArrowBlockCount(Counter(), None, others, len(rows))
-    hosts = named[seccomp]
-    found = _count_records(data, octets, record_at[seccomp], ends[seccomp], distinct=not hosts.any())
+    found = _count_records(data, octets, spaces, record_at[seccomp], ends[seccomp])
     if found is None:
         return None
     counts, stamps = found
-    if not hosts.any():
-        return ArrowBlockCount(counts, stamps, others, len(rows))
-    with_hosts = _hosts(data, starts[seccomp], record_at[seccomp], hosts, stamps)
-    if with_hosts is None:
-        return None
-    return ArrowBlockCount(counts, None, others, len(rows), with_hosts)
+    hosts = named[seccomp]
+    if hosts.any():  # each host has serials of its own: no order to take them in
+        with_hosts = _hosts(data, starts[seccomp], record_at[seccomp], hosts, stamps)
+        return None if with_hosts is None else ArrowBlockCount(counts, None, others, len(rows), with_hosts)
+    run = _distinct(stamps)
+    if run is None:
+        return None  # a stamp twice in the block: the set path finds which
+    return ArrowBlockCount(counts, StampRun(*run, stamps), others, len(rows))
 
 
 def _rows(data: bytes, ends: NDArray[np.intp]) -> pa.Array:
@@ -230,11 +235,10 @@ def _others(rows: pa.Array, candidates: NDArray[np.intp]) -> list[tuple[int, str
 
 
 def _count_records(
-    data: bytes, octets: NDArray[np.uint8], starts: Ints, ends: Ints, *, distinct: bool = True
-) -> tuple[Counter[Key], StampRun] | None:
-    """Counts and stamps of SECCOMP lines (starts: where "type=SECCOMP" is), if every one is in
-    STRICT_LINE's form; else None. distinct: None as well if two stamps are the same number (a
-    node= log's hosts may share one: StampRun's first and last mean nothing there)."""
+    data: bytes, octets: NDArray[np.uint8], spaces: NDArray[np.intp], starts: Ints, ends: Ints
+) -> tuple[Counter[Key], Stamps] | None:
+    """Counts and stamps of SECCOMP lines (starts: where "type=SECCOMP" is; spaces: where the
+    block's are), if every one is in STRICT_LINE's form; else None."""
     stamps = _stamps(octets, starts)
     if stamps is None:
         return None
@@ -242,21 +246,22 @@ def _count_records(
     # The kernel's part ends at the line's end or where auditd's \x1d tail starts.
     tails = np.append(np.flatnonzero(octets == 0x1D), len(octets))  # a last one past every line
     kernel_end = np.minimum(tails[np.searchsorted(tails, starts)], ends)
-    spaces = np.flatnonzero(octets == 32)
     before_end = np.searchsorted(spaces, kernel_end)  # the spaces before each kernel part's end
     if (before_end < _PID).any():
         return None
     at = {back: spaces[before_end - back] for back in _WORD}  # where each word starts, if all is well
-    if not all(_starts_with(octets, at[back], word) for back, word in _WORD.items()):
+    if not all(_each_starts_with(octets, at[back], word).all() for back, word in _WORD.items()):
         return None
     pid_at, ip_at, code_at = at[_PID] + len(_WORD[_PID]), at[_IP] + len(_WORD[_IP]), at[_CODE] + len(_WORD[_CODE])
     before_pid, comm_to_ip = pid_at - after_stamp, ip_at - at[_COMM]
     if (before_pid < len("): auid=0 uid=0 gid=0 ses=0 pid=")).any() or (comm_to_ip < len(" comm=? exe=?")).any():
         return None  # a word found in another line: fewer tokens than the form has
-    pids = _decimal(octets, pid_at, at[_COMM], _MAX_PID_DIGITS)
-    codes = _hex_values(octets, code_at, kernel_end, _MAX_CODE_DIGITS)
-    if pids is None or codes is None or (pids > _U32_MAX).any() or not _all_hex(octets, ip_at, at[_CODE]):
+    pid_digits = _digits(octets, pid_at, at[_COMM], _MAX_PID_DIGITS, 10)
+    code_digits = _digits(octets, code_at, kernel_end, _MAX_CODE_DIGITS, 16)
+    ip_digits = _digits(octets, ip_at, at[_CODE], _MAX_IP_DIGITS, 16)  # only checked: not counted
+    if pid_digits is None or code_digits is None or ip_digits is None or (_value(pid_digits, 10) > _U32_MAX).any():
         return None
+    codes = _value(code_digits, 16)
     if ((code_at + 1 < kernel_end) & (octets[code_at] == ord("0"))).any():
         return None  # a leading zero: the text would not be f"{code:x}" again
     heads = pc.unique(_views(data, octets, after_stamp, before_pid)).to_pylist()
@@ -266,9 +271,6 @@ def _count_records(
     decoded = [_exe_arch_syscall(m) for m in middles.dictionary.to_pylist()]
     if any(m is None for m in decoded):
         return None
-    run = _distinct(seconds, millis, serials) if distinct else (Stamp(0, 0, 0), Stamp(0, 0, 0))
-    if run is None:
-        return None  # a stamp twice in the block: the set path finds which
     middle_index = middles.indices.to_numpy().astype(np.int64)
     pairs, first, counts = np.unique((middle_index << 32) | codes, return_index=True, return_counts=True)
     tally: Counter[Key] = Counter()  # in the order the keys first appear, as parsers.bulk counts them
@@ -278,7 +280,7 @@ def _count_records(
         assert m is not None
         tally[(*m, f"{pair & 0xFFFFFFFF:x}")] += n
     syscalls = tuple(m[2] for m in decoded if m is not None)
-    return tally, StampRun(*run, seconds, millis, serials, middle_index, syscalls)
+    return tally, Stamps(seconds, millis, serials, middle_index, syscalls)
 
 
 def _each_starts_with(octets: NDArray[np.uint8], at: Ints, word: bytes) -> NDArray[np.bool_]:
@@ -292,7 +294,7 @@ def _each_starts_with(octets: NDArray[np.uint8], at: Ints, word: bytes) -> NDArr
     return found
 
 
-def _hosts(data: bytes, starts: Ints, record_at: Ints, hosts: NDArray[np.bool_], stamps: StampRun) -> HostStamps | None:
+def _hosts(data: bytes, starts: Ints, record_at: Ints, hosts: NDArray[np.bool_], stamps: Stamps) -> HostStamps | None:
     r"""Each record's node (None without node=), or None if one is not what `node=(\S+) ` reads."""
     node_of: dict[bytes, str] = {}
     at, until = (starts + len("node=")).tolist(), (record_at - 1).tolist()
@@ -302,14 +304,6 @@ def _hosts(data: bytes, starts: Ints, record_at: Ints, hosts: NDArray[np.bool_],
         if not _NODE.fullmatch(node_of[raw]):
             return None
     return HostStamps([node_of[t] if t is not None else None for t in texts], stamps)
-
-
-def _starts_with(octets: NDArray[np.uint8], at: Ints, word: bytes) -> bool:
-    """Every position of at starts word."""
-    if (at > len(octets) - len(word)).any():
-        return False
-    found = sliding_window_view(octets, len(word))[at]
-    return bool((found == np.frombuffer(word, np.uint8)).all())
 
 
 def _before_pid_ok(head: bytes) -> bool:
@@ -363,57 +357,34 @@ def _stamps(octets: NDArray[np.uint8], starts: Ints) -> tuple[Ints, Ints, Ints, 
     return seconds.astype(np.int64), millis.astype(np.int64), serials.astype(np.int64), after
 
 
-def _distinct(seconds: Ints, millis: Ints, serials: Ints) -> tuple[Stamp, Stamp] | None:
+def _distinct(stamps: Stamps) -> tuple[Stamp, Stamp] | None:
     """(least, greatest) stamp if no two are the same number, else None."""
-    s, m, n = seconds, millis, serials
+    s, m, n = stamps.seconds, stamps.millis, stamps.serials
     ds, dm, dn = np.diff(s), np.diff(m), np.diff(n)
     if not ((ds > 0) | ((ds == 0) & ((dm > 0) | ((dm == 0) & (dn > 0))))).all():  # not in order as written
-        order = np.lexsort((serials, millis, seconds))
-        s, m, n = seconds[order], millis[order], serials[order]
+        order = np.lexsort((n, m, s))
+        s, m, n = s[order], m[order], n[order]
         if ((np.diff(s) == 0) & (np.diff(m) == 0) & (np.diff(n) == 0)).any():
             return None
     return Stamp(int(s[0]), int(m[0]), int(n[0])), Stamp(int(s[-1]), int(m[-1]), int(n[-1]))
 
 
-def _decimal(octets: NDArray[np.uint8], starts: Ints, ends: Ints, most: int) -> Ints | None:
-    """The decimal numbers at [starts, ends) (1 to most <= 10 digits each), or None."""
+def _digits(octets: NDArray[np.uint8], starts: Ints, ends: Ints, most: int, base: int) -> NDArray[np.uint8] | None:
+    """The digits at [starts, ends), lowercase hex (base 16) or decimal, 1 to most of them, right-
+    aligned in most places (0 before them); None if one is not such a number."""
     width = ends - starts
     if (width < 1).any() or (width > most).any():
         return None
-    window = sliding_window_view(octets, most)[ends - most]
-    inside = np.arange(most) >= (most - width)[:, None]
-    if not (_IS_DIGIT[window] | ~inside).all():
-        return None
-    digits = np.where(inside, window.astype(np.float64) - 48, 0)
-    values: Ints = (digits @ _POWERS[-most:]).astype(np.int64)
-    return values
+    window = sliding_window_view(octets, most)[ends - most]  # the digits end at ends
+    digits = np.where(np.arange(most) >= (most - width)[:, None], _DIGIT_VALUE[window], 0)
+    return None if (digits >= base).any() else digits
 
 
-def _all_hex(octets: NDArray[np.uint8], starts: Ints, ends: Ints) -> bool:
-    """Each [start, end) holds 1 to 16 lowercase hex digits (an ip)."""
-    width = ends - starts
-    if (width < 1).any() or (width > _MAX_IP_DIGITS).any():
-        return False
-    window = sliding_window_view(octets, _MAX_IP_DIGITS)[ends - _MAX_IP_DIGITS]
-    outside = np.arange(_MAX_IP_DIGITS) < (_MAX_IP_DIGITS - width)[:, None]
-    return bool((_IS_HEX[window] | outside).all())
-
-
-def _hex_values(octets: NDArray[np.uint8], starts: Ints, ends: Ints, most: int) -> Ints | None:
-    """The lowercase hex numbers at [starts, ends) (1 to most <= 15 digits each), or None."""
-    width = ends - starts
-    if (width < 1).any() or (width > most).any():
-        return None
-    window = sliding_window_view(octets, most)[ends - most]
-    inside = np.arange(most) >= (most - width)[:, None]
-    nibbles = np.where(inside, _HEX[window], 0)
-    if (nibbles < 0).any():
-        return None
-    values: Ints = (
-        (nibbles.astype(np.uint64) << (4 * np.arange(most - 1, -1, -1)).astype(np.uint64))
-        .sum(axis=1, dtype=np.uint64)
-        .astype(np.int64)
-    )
+def _value(digits: NDArray[np.uint8], base: int) -> Ints:
+    """The numbers of _digits' rows (exact: BLAS in float64, and at most 2**53 here)."""
+    most = digits.shape[1]
+    places = float(base) ** np.arange(most - 1, -1, -1)
+    values: Ints = (digits.astype(np.float64) @ places).astype(np.int64)
     return values
 
 
