@@ -1,11 +1,12 @@
-"""Big audit.logs: count blocks of text in worker processes, merge them in file order.
+"""Big audit.logs: count blocks of text in worker threads, merge them in file order.
 
 The per-line parser is the reference; this is its fast twin for regular files of auditd
-text, used when only --action narrows the selection. Workers count blocks with
-parsers.bulk; the parent merges them in order, deduplicating by audit stamp, and reads a
-block line by line whenever the bulk count cannot vouch for it (an unusual record, a
-repeated stamp, a journald copy that must pair with its twin in order). Tests check that
-both paths give the same findings.
+text, used when only --action narrows the selection. Threads count blocks with
+parsers.arrowbulk (Arrow and numpy, which release the GIL), or parsers.bulk where it leaves
+one; the merge takes them in order, deduplicating by audit stamp, and reads a block line by
+line whenever the bulk count cannot vouch for it (an unusual record, a repeated stamp, a
+journald copy that must pair with its twin in order). Tests check that both paths give the
+same findings.
 """
 
 from __future__ import annotations
