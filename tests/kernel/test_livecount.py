@@ -62,6 +62,10 @@ def _twin(source: NetlinkSource) -> NetlinkSource:
     twin._spool = spool
     twin._sizes = array("I", source._sizes)
     twin._reasons, twin._caveats = list(source._reasons), list(source._caveats)
+    # Both decodes read the kernel's audit lost counter when they end; it may grow between the
+    # two (kauditd's hold queue while a burst drains), so both see one reading of it.
+    lost_after = NetlinkSource._kernel_lost()
+    source._kernel_lost = twin._kernel_lost = lambda: lost_after  # type: ignore[method-assign]
     return twin
 
 
