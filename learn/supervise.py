@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 from learn.errors import KernelError
 from learn.kernel import auditenabled, auditrules, features, launch, tree
 from learn.kernel.backlog import raised_backlog_limit
-from learn.kernel.sources import LossReport, SpoolingSource, choose_source
+from learn.kernel.sources import SpoolingSource, choose_source
+from learn.kernel.sources.loss import LossReport
 from learn.kernel.sources.netlink import NetlinkSource
 from learn.model import Item, SeccompEvent
 from parsers import InputFormat, parse_numbered

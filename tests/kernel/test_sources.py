@@ -20,10 +20,11 @@ import pytest
 
 from learn.errors import KernelError
 from learn.kernel import features
-from learn.kernel.sources import LossKind, SpoolingSource, choose_source
+from learn.kernel.sources import SpoolingSource, choose_source
 from learn.kernel.sources import auditd as auditd_module
 from learn.kernel.sources.auditd import AuditdSource
 from learn.kernel.sources.kmsg import KmsgSource
+from learn.kernel.sources.loss import LossKind
 from learn.kernel.sources.netlink import NetlinkSource
 from learn.model import SeccompEvent
 from parsers import parse

@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import struct
 
-from learn.kernel.sources import LossKind
 from learn.kernel.sources.kmsg import KmsgSource
+from learn.kernel.sources.loss import LossKind
 
 _LENGTH = struct.Struct("=I")
 

@@ -28,51 +28,18 @@ import time
 from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Callable, Generator, Iterator
-from enum import StrEnum
 from types import TracebackType
 from typing import IO, ClassVar, NamedTuple, Protocol, Self
 
 from learn.errors import KernelError
 from learn.kernel import features
+from learn.kernel.sources.loss import LossKind, LossReason, LossReport, distinct_serials_in
 
 # ANOM_ABEND: seccomp kills on pre-3.14 kernels; SYSCALL: a0..a3 for --args (learn.kernel.auditrules)
 KEPT_TYPES = {1326: "SECCOMP", 1701: "ANOM_ABEND", 1300: "SYSCALL"}
 STAMP = re.compile(r"audit\(\d+\.\d+:(\d+)\)")
 _TOKEN_BYTES = 8
 _MARKER_NUMBER = re.compile(r" (\d+)")
-
-
-class LossKind(StrEnum):
-    SERIAL_GAP = "serial-gap"  # serials between the markers that never arrived
-    KERNEL_LOST = "kernel-lost"  # the kernel's own lost counter grew during the run
-    SOCKET_OVERRUN = "socket-overrun"  # netlink receive buffer full: recv() said ENOBUFS
-    PRINTK_SUPPRESSED = "printk-suppressed"  # printk rate limit: "N callbacks suppressed"
-    KMSG_OVERWRITTEN = "kmsg-overwritten"  # kernel log ring wrapped under the reader: EPIPE
-    LOG_ROTATED_AWAY = "log-rotated-away"  # auditd rotated a log file away before it was read
-    LOG_TRUNCATED = "log-truncated"  # the audit log shrank under the reader
-    DAEMON_CHANGED = "daemon-changed"  # auditd started, stopped or restarted during the run
-    READER_FAILED = "reader-failed"  # the reader thread died
-
-
-class LossReason(NamedTuple):
-    kind: LossKind
-    lost: int  # records this evidence proves lost; 0 when it cannot say how many
-    message: str
-
-
-class LossReport(NamedTuple):
-    """What a source lost: lost is a lower bound, and is 0 only when nothing points to a loss."""
-
-    lost: int
-    reasons: tuple[LossReason, ...] = ()
-    caveats: tuple[str, ...] = ()  # what could not be checked, so "no loss" is weaker than it looks
-
-    @property
-    def lossless(self) -> bool:
-        return self.lost == 0
-
-    def kinds(self) -> set[LossKind]:
-        return {reason.kind for reason in self.reasons}
 
 
 class Source(Protocol):
@@ -224,7 +191,9 @@ class SpoolingSource(ABC):
             complete = True
         finally:
             spool.close()
-            self._settle_accounts(complete, marker_serials, serials[0] if serials else None, _distinct_in(serials))
+            self._settle_accounts(
+                complete, marker_serials, serials[0] if serials else None, distinct_serials_in(serials)
+            )
 
     def _take_spool(self) -> IO[bytes]:
         if not self._collected or self._spool is None:
@@ -416,18 +385,6 @@ class SpoolingSource(ABC):
                 f"the kernel's audit lost counter grew by {delta} during the run "
                 "(backlog limit, rate limit or memory; any process's records)",
             )
-
-
-def _distinct_in(serials: array[int]) -> Callable[[int, int], int]:
-    def count(lo: int, hi: int) -> int:
-        seen = bytearray((hi - lo + 8) // 8)  # one bit a serial: a busy host's run spans many millions
-        for serial in serials:
-            if lo <= serial <= hi:
-                offset = serial - lo
-                seen[offset >> 3] |= 1 << (offset & 7)
-        return int.from_bytes(seen, "little").bit_count()
-
-    return count
 
 
 SOURCE_NAMES = ("netlink", "auditd", "kmsg")

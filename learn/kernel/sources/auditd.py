@@ -24,8 +24,9 @@ from collections.abc import Iterator
 from typing import IO
 
 from learn.errors import KernelError
-from learn.kernel.sources import KEPT_TYPES, LossKind, Record, SpoolingSource
+from learn.kernel.sources import KEPT_TYPES, Record, SpoolingSource
 from learn.kernel.sources.kmsg import auditd_pid
+from learn.kernel.sources.loss import LossKind
 
 DEFAULT_CONFIG = "/etc/audit/auditd.conf"
 DEFAULT_LOG = "/var/log/audit/audit.log"

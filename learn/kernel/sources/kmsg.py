@@ -34,7 +34,8 @@ from typing import IO
 
 from learn.errors import KernelError
 from learn.kernel import features
-from learn.kernel.sources import KEPT_TYPES, STAMP, LossKind, Record, SpoolingSource
+from learn.kernel.sources import KEPT_TYPES, STAMP, Record, SpoolingSource
+from learn.kernel.sources.loss import LossKind
 
 KMSG = "/dev/kmsg"
 _LENGTH = struct.Struct("=I")

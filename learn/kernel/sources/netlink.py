@@ -30,7 +30,8 @@ from typing import IO, TYPE_CHECKING
 
 from learn.errors import KernelError
 from learn.kernel import features
-from learn.kernel.sources import KEPT_TYPES, STAMP, LossKind, Record, SpoolingSource
+from learn.kernel.sources import KEPT_TYPES, STAMP, Record, SpoolingSource
+from learn.kernel.sources.loss import LossKind
 
 if TYPE_CHECKING:
     from learn.kernel.sources.spoolblocks import SeccompBlock
