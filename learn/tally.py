@@ -191,9 +191,9 @@ class Tally:
         f = self.findings
         f.events += n
         if self._matches(e):
-            self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe, when=earliest)
-            if n > 1:  # so that coverage sees both ends of the range
-                self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe, n - 1, when=latest)
+            self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe, n, when=earliest)
+            if latest != earliest:  # so that coverage sees both ends of the range, whatever n (a count of 0)
+                self.aggregate.add(e.arch, e.nr, e.syscall, e.action, e.exe, 0, when=latest)
             if self.usage is not None:
                 self.usage.add_many(e, n, earliest, latest, f"{e.source}:{sample}")
             assert self._args is None, "argument values are learned record by record"
